@@ -1,0 +1,194 @@
+package lag
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// requestCounter counts requests sent to brokers by Kafka API key.
+type requestCounter struct {
+	mu     sync.Mutex
+	counts map[int16]int
+}
+
+func (c *requestCounter) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, _ error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counts == nil {
+		c.counts = make(map[int16]int)
+	}
+	c.counts[key]++
+}
+
+func (c *requestCounter) count(key int16) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[key]
+}
+
+const (
+	keyListOffsets = 2
+	keyOffsetFetch = 9
+)
+
+func startCache(t *testing.T, r *Reader, opts CacheOptions) *Cache {
+	t.Helper()
+	c := NewCache([]*Reader{r}, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		c.Run(ctx)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return c
+}
+
+func TestCacheCoalescesCallers(t *testing.T) {
+	tc := newTestCluster(t)
+	tc.createTopic(t, "orders", []int{10, 10})
+	tc.commit(t, "flink", "orders", []int64{5, 5})
+
+	counter := &requestCounter{}
+	client, err := kgo.NewClient(kgo.SeedBrokers(tc.fake.ListenAddrs()...), kgo.WithHooks(counter))
+	if err != nil {
+		t.Fatalf("kgo.NewClient: %v", err)
+	}
+	defer client.Close()
+	cache := startCache(t, NewReader("test", client), CacheOptions{RefreshInterval: time.Hour})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var failures atomic.Int32
+	for range 100 {
+		wg.Go(func() {
+			// The same selection spelled two ways shares one snapshot.
+			snap, err := cache.Get(ctx, Query{Cluster: "test", Group: "flink", Topics: []string{"orders", "orders"}})
+			if err != nil || len(snap.Partitions) != 2 {
+				failures.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := failures.Load(); n > 0 {
+		t.Fatalf("%d of 100 Get calls failed", n)
+	}
+	if got := counter.count(keyOffsetFetch); got != 1 {
+		t.Errorf("OffsetFetch requests = %d, want 1 for 100 callers", got)
+	}
+	// One round for log-start and one for end offsets on one broker.
+	if got := counter.count(keyListOffsets); got != 2 {
+		t.Errorf("ListOffsets requests = %d, want 2", got)
+	}
+}
+
+func TestCacheStaleAndExpired(t *testing.T) {
+	tc := newTestCluster(t)
+	tc.createTopic(t, "orders", []int{10})
+	tc.commit(t, "g", "orders", []int64{5})
+
+	cache := startCache(t, NewReader("test", tc.client), CacheOptions{
+		RefreshInterval: time.Hour, MaxStaleness: time.Minute, IdleExpiry: 10 * time.Minute,
+	})
+	q := Query{Cluster: "test", Group: "g", Topics: []string{"orders"}}
+	ctx := context.Background()
+	if _, err := cache.Get(ctx, q); err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+
+	var clock atomic.Int64
+	clock.Store(int64(2 * time.Minute))
+	cache.now = func() time.Time { return time.Now().Add(time.Duration(clock.Load())) }
+	_, err := cache.Get(ctx, q)
+	if !errors.Is(err, ErrStale) {
+		t.Errorf("Get two minutes later: err = %v, want ErrStale", err)
+	}
+
+	// The query was used just now at +2m. Twenty minutes later the refresh
+	// drops it.
+	clock.Store(int64(22 * time.Minute))
+	cache.refresh(ctx, "test", cache.clusters["test"], true)
+	if got := len(cache.Entries()); got != 0 {
+		t.Errorf("Entries() after idle expiry = %d entries, want 0", got)
+	}
+}
+
+func TestCacheUnknownCluster(t *testing.T) {
+	cache := NewCache(nil, CacheOptions{})
+	_, err := cache.Get(context.Background(), Query{Cluster: "nope", Group: "g"})
+	if err == nil {
+		t.Fatal("Get on an unknown cluster returned no error")
+	}
+}
+
+func TestCacheRecoversAfterBrokerRestart(t *testing.T) {
+	fake, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders"))
+	if err != nil {
+		t.Fatalf("kfake.NewCluster: %v", err)
+	}
+	addr := fake.ListenAddrs()[0]
+	client, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RetryTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatalf("kgo.NewClient: %v", err)
+	}
+	defer client.Close()
+
+	cache := startCache(t, NewReader("test", client), CacheOptions{
+		RefreshInterval: 100 * time.Millisecond, Timeout: time.Second,
+	})
+	q := Query{Cluster: "test", Group: "g", Topics: []string{"orders"}}
+	ctx := context.Background()
+	if _, err := cache.Get(ctx, q); err != nil {
+		t.Fatalf("Get before the outage: %v", err)
+	}
+
+	fake.Close()
+	if err := waitFor(10*time.Second, func() bool {
+		_, err := cache.Get(ctx, q)
+		var unavailable *UnavailableError
+		return errors.As(err, &unavailable)
+	}); err != nil {
+		t.Fatalf("Get never reported the outage: %v", err)
+	}
+
+	_, portText, _ := net.SplitHostPort(addr)
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		t.Fatalf("port of %s: %v", addr, err)
+	}
+	restarted, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(1, "orders"))
+	if err != nil {
+		t.Fatalf("restart kfake on %s: %v", addr, err)
+	}
+	defer restarted.Close()
+	if err := waitFor(15*time.Second, func() bool {
+		_, err := cache.Get(ctx, q)
+		return err == nil
+	}); err != nil {
+		t.Fatalf("Get never recovered after the restart: %v", err)
+	}
+}
+
+func waitFor(limit time.Duration, ok func() bool) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if ok() {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("condition not met within " + limit.String())
+}
