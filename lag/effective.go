@@ -32,8 +32,10 @@ func EffectiveLag(p Partition, policy Policy) (int64, error) {
 	if p.LogEnd < 0 || p.LogStart < 0 {
 		return 0, fmt.Errorf("%s[%d]: log offsets unknown", p.Topic, p.Partition)
 	}
+	// A zero StableEnd is treated as unset. Measuring against LogEnd then
+	// can only overstate the lag of a read_committed consumer.
 	end := p.StableEnd
-	if end < 0 {
+	if end <= 0 || end > p.LogEnd {
 		end = p.LogEnd
 	}
 
@@ -66,9 +68,9 @@ func nonNegative(n int64) int64 {
 	return max(n, 0)
 }
 
-// classify sets OffsetLag, HasOffsetLag and Anomaly from the offsets of p.
+// Classify sets OffsetLag, HasOffsetLag and Anomaly from the offsets of p.
 // Committed, LogStart, LogEnd and StableEnd must already be set.
-func classify(p *Partition) {
+func Classify(p *Partition) {
 	if p.Err != nil || p.LogEnd < 0 {
 		p.Anomaly = Unknown
 		p.HasOffsetLag = false

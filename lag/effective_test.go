@@ -13,7 +13,7 @@ func TestEffectiveLag(t *testing.T) {
 
 	part := func(committed, start, end int64) Partition {
 		p := Partition{Topic: "t", Committed: committed, LogStart: start, LogEnd: end, StableEnd: end}
-		classify(&p)
+		Classify(&p)
 		return p
 	}
 	stable := func(p Partition, lso int64) Partition {
@@ -73,7 +73,7 @@ func TestEffectiveLagUnknown(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			classify(&tt.p)
+			Classify(&tt.p)
 			got, err := EffectiveLag(tt.p, Policy{})
 			if err == nil {
 				t.Fatalf("EffectiveLag = %d, nil error; want an error for unknown offsets", got)
@@ -97,7 +97,7 @@ func TestClassifyOffsetLag(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			classify(&tt.p)
+			Classify(&tt.p)
 			if tt.p.HasOffsetLag != tt.wantValid || (tt.wantValid && tt.p.OffsetLag != tt.wantLag) {
 				t.Errorf("offset lag = %d (valid %v), want %d (valid %v)", tt.p.OffsetLag, tt.p.HasOffsetLag, tt.wantLag, tt.wantValid)
 			}

@@ -221,6 +221,6 @@ func (r *Reader) buildPartition(q Query, topic string, partition int32, commits 
 	if err := errors.Join(startErr, endErr); err != nil && p.Err == nil {
 		p.Err = err
 	}
-	classify(&p)
+	Classify(&p)
 	return p
 }

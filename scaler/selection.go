@@ -1,0 +1,237 @@
+package scaler
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// cluster picks the configured cluster named by the cluster and
+// bootstrapServers keys. The scaler never connects to servers named in
+// metadata: bootstrapServers only selects a configured cluster.
+func (p *parser) cluster(clusters []Cluster) string {
+	if len(clusters) == 0 {
+		p.fail(KeyCluster, "", "lagscaler has no Kafka cluster configured")
+		return ""
+	}
+	names := clusterNames(clusters)
+
+	var chosen *Cluster
+	if name, ok := p.values[KeyCluster]; ok {
+		i := slices.IndexFunc(clusters, func(c Cluster) bool { return c.Name == name })
+		if i < 0 {
+			p.failKey(KeyCluster, "unknown cluster; configured clusters are "+names)
+			return ""
+		}
+		chosen = &clusters[i]
+	}
+
+	if !p.has(KeyBootstrapServers) {
+		switch {
+		case chosen != nil:
+			return chosen.Name
+		case len(clusters) == 1:
+			return clusters[0].Name
+		}
+		p.fail(KeyCluster, "", "required when lagscaler has more than one cluster; "+
+			"configured clusters are "+names)
+		return ""
+	}
+
+	servers, ok := p.serverList()
+	if !ok {
+		return ""
+	}
+	if chosen != nil {
+		if !serversWithin(servers, chosen.BootstrapServers) {
+			p.failKey(KeyBootstrapServers, fmt.Sprintf("not among the bootstrap servers of cluster %q; "+
+				"remove this key or list only that cluster's servers", chosen.Name))
+			return ""
+		}
+		return chosen.Name
+	}
+	for _, c := range clusters {
+		if serversWithin(servers, c.BootstrapServers) {
+			return c.Name
+		}
+	}
+	p.failKey(KeyBootstrapServers, "matches no configured cluster, and lagscaler connects only to "+
+		"the clusters it is configured with ("+names+"); set cluster instead")
+	return ""
+}
+
+// serverList splits the bootstrapServers value into trimmed items.
+func (p *parser) serverList() ([]string, bool) {
+	var servers []string
+	for item := range strings.SplitSeq(p.values[KeyBootstrapServers], ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			p.failKey(KeyBootstrapServers, "empty item; separate host:port pairs with single commas")
+			return nil, false
+		}
+		servers = append(servers, item)
+	}
+	return servers, true
+}
+
+// serversWithin reports whether every server is one of configured. Host
+// names are compared case-insensitively, as DNS does.
+func serversWithin(servers, configured []string) bool {
+	for _, s := range servers {
+		if !slices.ContainsFunc(configured, func(c string) bool { return strings.EqualFold(s, c) }) {
+			return false
+		}
+	}
+	return true
+}
+
+func clusterNames(clusters []Cluster) string {
+	names := make([]string, len(clusters))
+	for i, c := range clusters {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// maxTopicNameLength is Kafka's limit on topic names.
+const maxTopicNameLength = 249
+
+// topics parses the topic key, which is one topic or a comma-separated list.
+// It returns the topics sorted and without duplicates, or nil when any item is
+// invalid.
+func (p *parser) topics() []string {
+	value, ok := p.values[KeyTopic]
+	if !ok {
+		return nil
+	}
+	var topics []string
+	valid := true
+	for item := range strings.SplitSeq(value, ",") {
+		item = strings.TrimSpace(item)
+		if problem := topicNameProblem(item); problem != "" {
+			p.failKey(KeyTopic, problem)
+			valid = false
+			continue
+		}
+		topics = append(topics, item)
+	}
+	if !valid {
+		return nil
+	}
+	slices.Sort(topics)
+	return slices.Compact(topics)
+}
+
+// topicNameProblem returns the reason name is not a legal Kafka topic name,
+// or "" when it is legal.
+func topicNameProblem(name string) string {
+	switch {
+	case name == "":
+		return "empty item; separate topic names with single commas"
+	case name == "." || name == "..":
+		return fmt.Sprintf("topic %q is not a legal Kafka topic name", name)
+	case len(name) > maxTopicNameLength:
+		return fmt.Sprintf("topic name is longer than %d characters, Kafka's limit", maxTopicNameLength)
+	}
+	for _, r := range name {
+		legal := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			r == '.' || r == '_' || r == '-'
+		if !legal {
+			return fmt.Sprintf("topic %q contains %q; Kafka topic names use only ASCII letters, "+
+				"digits, '.', '_' and '-'", name, r)
+		}
+	}
+	return ""
+}
+
+// partitions parses partitionLimitation, a comma-separated list of partition
+// numbers and inclusive ranges such as "1,2,10-20". The ranges are kept as
+// ranges, so a huge range costs no memory.
+func (p *parser) partitions(topics []string) []PartitionRange {
+	value, ok := p.values[KeyPartitionLimitation]
+	if !ok {
+		return nil
+	}
+	switch {
+	case !p.has(KeyTopic):
+		p.failKey(KeyPartitionLimitation, "requires topic to name exactly one topic, "+
+			"because partition numbers are per topic")
+	case len(topics) > 1:
+		p.failKey(KeyPartitionLimitation, fmt.Sprintf("requires topic to name exactly one topic, "+
+			"because partition numbers are per topic, but it names %d", len(topics)))
+	}
+
+	var ranges []PartitionRange
+	valid := true
+	for item := range strings.SplitSeq(value, ",") {
+		r, problem := parsePartitionRange(strings.TrimSpace(item))
+		if problem != "" {
+			p.failKey(KeyPartitionLimitation, problem)
+			valid = false
+			continue
+		}
+		ranges = append(ranges, r)
+	}
+	if !valid {
+		return nil
+	}
+	return mergeRanges(ranges)
+}
+
+func parsePartitionRange(item string) (PartitionRange, string) {
+	if item == "" {
+		return PartitionRange{}, "empty item; separate partitions and ranges with single commas"
+	}
+	lo, hi, isRange := strings.Cut(item, "-")
+	if !isRange {
+		hi = lo
+	}
+	first, okFirst := parsePartition(strings.TrimSpace(lo))
+	last, okLast := parsePartition(strings.TrimSpace(hi))
+	if !okFirst || !okLast {
+		return PartitionRange{}, fmt.Sprintf("invalid item %q; use partition numbers from 0 to "+
+			"2147483647 and ranges such as 10-20", item)
+	}
+	if first > last {
+		return PartitionRange{}, fmt.Sprintf("invalid range %q; the first partition must not "+
+			"exceed the last", item)
+	}
+	return PartitionRange{First: first, Last: last}, ""
+}
+
+// parsePartition parses a partition number. ParseUint rejects signs, so "-1"
+// and "+1" are invalid.
+func parsePartition(s string) (int32, bool) {
+	n, err := strconv.ParseUint(s, 10, 31)
+	return int32(n), err == nil
+}
+
+// mergeRanges sorts ranges and merges the ones that overlap or touch.
+func mergeRanges(ranges []PartitionRange) []PartitionRange {
+	slices.SortFunc(ranges, func(a, b PartitionRange) int { return cmp.Compare(a.First, b.First) })
+	merged := ranges[:1]
+	for _, r := range ranges[1:] {
+		last := &merged[len(merged)-1]
+		if int64(r.First) <= int64(last.Last)+1 {
+			last.Last = max(last.Last, r.Last)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	return slices.Clip(merged)
+}
+
+// FormatPartitionRanges returns ranges in partitionLimitation syntax, such as
+// "1-2,10-20".
+func FormatPartitionRanges(ranges []PartitionRange) string {
+	items := make([]string, len(ranges))
+	for i, r := range ranges {
+		items[i] = strconv.Itoa(int(r.First))
+		if r.Last != r.First {
+			items[i] += "-" + strconv.Itoa(int(r.Last))
+		}
+	}
+	return strings.Join(items, ",")
+}
