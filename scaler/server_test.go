@@ -84,7 +84,7 @@ type testServer struct {
 
 // startServer serves New(src, opts) in memory and stops it when the test
 // ends. Clusters default to mainCluster.
-func startServer(t *testing.T, src LagSource, opts Options) *testServer {
+func startServer(t testing.TB, src LagSource, opts Options) *testServer {
 	t.Helper()
 	if opts.Clusters == nil {
 		opts.Clusters = []Cluster{mainCluster}

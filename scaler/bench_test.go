@@ -1,0 +1,142 @@
+package scaler
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lagscaler/lagscaler/lag"
+	pb "github.com/lagscaler/lagscaler/proto/externalscaler"
+)
+
+// requestCounter counts the requests a kgo client writes to brokers.
+type requestCounter struct {
+	mu    sync.Mutex
+	total int
+}
+
+func (c *requestCounter) OnBrokerWrite(kgo.BrokerMetadata, int16, int, time.Duration, time.Duration, error) {
+	c.mu.Lock()
+	c.total++
+	c.mu.Unlock()
+}
+
+func (c *requestCounter) load() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total
+}
+
+// BenchmarkGetMetricsIsActive100ScaledObjects measures what KEDA's HPA path
+// costs when 100 ScaledObjects scale on the same group: each operation is one
+// GetMetrics followed by one IsActive, as KEDA calls them, from 100
+// concurrent callers against a real lag.Cache over an in-process Kafka
+// broker. It reports latency percentiles of the pair and the Kafka requests
+// the whole run caused.
+func BenchmarkGetMetricsIsActive100ScaledObjects(b *testing.B) {
+	fake, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(12, "orders"))
+	if err != nil {
+		b.Fatalf("kfake.NewCluster: %v", err)
+	}
+	defer fake.Close()
+	seedCommits(b, fake)
+
+	counter := &requestCounter{}
+	client, err := kgo.NewClient(kgo.SeedBrokers(fake.ListenAddrs()...), kgo.WithHooks(counter))
+	if err != nil {
+		b.Fatalf("kgo.NewClient: %v", err)
+	}
+	defer client.Close()
+	cache := lag.NewCache([]*lag.Reader{lag.NewReader("main", client)}, lag.CacheOptions{RefreshInterval: time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go cache.Run(ctx)
+	ts := startServer(b, cache, Options{Clusters: []Cluster{{Name: "main", BootstrapServers: fake.ListenAddrs()}}})
+
+	const scaledObjects = 100
+	refs := make([]*pb.ScaledObjectRef, scaledObjects)
+	for i := range refs {
+		refs[i] = &pb.ScaledObjectRef{Name: fmt.Sprintf("so-%d", i), Namespace: "flink",
+			ScalerMetadata: map[string]string{KeyConsumerGroup: "flink", KeyTopic: "orders"}}
+	}
+	if _, err := ts.client.GetMetrics(ctx, &pb.GetMetricsRequest{ScaledObjectRef: refs[0]}); err != nil {
+		b.Fatalf("warm-up GetMetrics: %v", err)
+	}
+	before := counter.load()
+
+	var mu sync.Mutex
+	latencies := make([]time.Duration, 0, b.N)
+	start := time.Now()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for i := range scaledObjects {
+		calls := b.N / scaledObjects
+		if i < b.N%scaledObjects {
+			calls++
+		}
+		wg.Go(func() {
+			own := make([]time.Duration, 0, calls)
+			for range calls {
+				callCtx, done := context.WithTimeout(ctx, 3*time.Second)
+				t0 := time.Now()
+				_, err := ts.client.GetMetrics(callCtx, &pb.GetMetricsRequest{ScaledObjectRef: refs[i]})
+				if err == nil {
+					_, err = ts.client.IsActive(callCtx, refs[i])
+				}
+				own = append(own, time.Since(t0))
+				done()
+				if err != nil {
+					b.Errorf("so-%d: %v", i, err)
+					return
+				}
+			}
+			mu.Lock()
+			latencies = append(latencies, own...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	elapsed := time.Since(start)
+
+	slices.Sort(latencies)
+	if len(latencies) > 0 {
+		b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds()), "p99-µs")
+	}
+	requests := counter.load() - before
+	b.ReportMetric(float64(requests), "kafka-requests")
+	b.ReportMetric(float64(requests)/elapsed.Seconds(), "kafka-requests/s")
+}
+
+// seedCommits produces to and commits half of every partition of "orders".
+func seedCommits(b *testing.B, fake *kfake.Cluster) {
+	b.Helper()
+	client, err := kgo.NewClient(kgo.SeedBrokers(fake.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		b.Fatalf("kgo.NewClient: %v", err)
+	}
+	defer client.Close()
+	var records []*kgo.Record
+	offsets := make(kadm.Offsets)
+	for p := range int32(12) {
+		for range 100 {
+			records = append(records, &kgo.Record{Topic: "orders", Partition: p, Value: []byte("x")})
+		}
+		offsets.Add(kadm.Offset{Topic: "orders", Partition: p, At: 50, LeaderEpoch: -1})
+	}
+	ctx := context.Background()
+	if err := client.ProduceSync(ctx, records...).FirstErr(); err != nil {
+		b.Fatalf("produce: %v", err)
+	}
+	if err := kadm.NewClient(client).CommitAllOffsets(ctx, "flink", offsets); err != nil {
+		b.Fatalf("commit: %v", err)
+	}
+}
