@@ -66,7 +66,7 @@ func (r *Reader) Read(ctx context.Context, queries []Query) []Result {
 
 	// Step 1: commits and group state, batched across groups.
 	groups := r.groups(queries)
-	commits := r.admin.FetchManyOffsets(ctx, groups...)
+	commits := r.fetchCommits(ctx, groups)
 	described, describeErr := r.admin.DescribeGroups(ctx, groups...)
 
 	// Step 2: the topics each query measures, then one metadata request for
@@ -112,6 +112,48 @@ func (r *Reader) Read(ctx context.Context, queries []Query) []Result {
 		results[i].Snapshot = snap
 	}
 	return results
+}
+
+// commitRetries is how many more times fetchCommits asks for the groups
+// whose coordinator was not ready.
+const commitRetries = 5
+
+// fetchCommits reads the commits of groups and asks again, with a short
+// backoff, for groups whose coordinator is not ready: on a new cluster the
+// offsets topic is created by the first such request, and a coordinator that
+// moved loads its groups before it serves them.
+func (r *Reader) fetchCommits(ctx context.Context, groups []string) kadm.FetchOffsetsResponses {
+	commits := r.admin.FetchManyOffsets(ctx, groups...)
+	backoff := 100 * time.Millisecond
+	for range commitRetries {
+		var again []string
+		for _, g := range groups {
+			if resp, ok := commits[g]; ok && retriableGroupErr(resp.Err) {
+				again = append(again, g)
+			}
+		}
+		if len(again) == 0 {
+			return commits
+		}
+		timer := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return commits
+		case <-timer.C:
+		}
+		backoff *= 2
+		for g, resp := range r.admin.FetchManyOffsets(ctx, again...) {
+			commits[g] = resp
+		}
+	}
+	return commits
+}
+
+func retriableGroupErr(err error) bool {
+	return errors.Is(err, kerr.CoordinatorNotAvailable) ||
+		errors.Is(err, kerr.CoordinatorLoadInProgress) ||
+		errors.Is(err, kerr.NotCoordinator)
 }
 
 func (r *Reader) groups(queries []Query) []string {
