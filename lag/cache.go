@@ -69,7 +69,8 @@ type clusterCache struct {
 
 	mu      sync.Mutex
 	entries map[string]*entry
-	healthy bool
+	// failing is true from a refresh that failed until one that succeeds.
+	failing bool
 	lastOK  time.Time
 }
 
@@ -216,6 +217,10 @@ func (c *Cache) refresh(ctx context.Context, name string, cc *clusterCache, all 
 	results := cc.reader.Read(readCtx, queries)
 	cancel()
 	took := c.now().Sub(start)
+	if ctx.Err() != nil {
+		// Run is stopping: the errors of this read say nothing about Kafka.
+		return
+	}
 
 	clusterErr := c.store(cc, batch, results)
 	c.logTransition(name, cc, clusterErr)
@@ -255,16 +260,16 @@ func (c *Cache) store(cc *clusterCache, batch []*entry, results []Result) error 
 
 func (c *Cache) logTransition(name string, cc *clusterCache, err error) {
 	cc.mu.Lock()
-	wasHealthy := cc.healthy
-	cc.healthy = err == nil
+	wasFailing := cc.failing
+	cc.failing = err != nil
 	cc.mu.Unlock()
 	switch {
-	case err != nil && wasHealthy:
+	case err != nil && !wasFailing:
 		c.opts.Logger.Warn("kafka lag refresh failed", "cluster", name, "err", err)
 	case err != nil:
 		c.opts.Logger.Debug("kafka lag refresh failed again", "cluster", name, "err", err)
-	case !wasHealthy:
-		c.opts.Logger.Info("kafka lag refresh succeeded", "cluster", name)
+	case wasFailing:
+		c.opts.Logger.Info("kafka lag refresh recovered", "cluster", name)
 	}
 }
 
