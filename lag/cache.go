@@ -134,7 +134,7 @@ func (c *Cache) Get(ctx context.Context, q Query) (*Snapshot, error) {
 	q = q.Normalize()
 	cc, ok := c.clusters[q.Cluster]
 	if !ok {
-		return nil, fmt.Errorf("kafka cluster %q is not configured", q.Cluster)
+		return nil, fmt.Errorf("kafka cluster %q is %w", q.Cluster, ErrUnknownCluster)
 	}
 
 	e := c.use(cc, q, false)
@@ -162,7 +162,7 @@ func (c *Cache) Pin(q Query) error {
 	q = q.Normalize()
 	cc, ok := c.clusters[q.Cluster]
 	if !ok {
-		return fmt.Errorf("kafka cluster %q is not configured", q.Cluster)
+		return fmt.Errorf("kafka cluster %q is %w", q.Cluster, ErrUnknownCluster)
 	}
 	c.use(cc, q, true)
 	return nil

@@ -103,9 +103,16 @@ func (r *Reader) Read(ctx context.Context, queries []Query) []Result {
 		snap := r.buildSnapshot(q, selections[i], commits[q.Group], offsets)
 		snap.TakenAt = takenAt
 		if describeErr == nil {
-			if g, ok := described[q.Group]; ok && g.Err == nil {
-				snap.State = g.State
-				snap.Members = len(g.Members)
+			if g, ok := described[q.Group]; ok {
+				switch {
+				case g.Err == nil:
+					snap.State = g.State
+					snap.Members = len(g.Members)
+				case errors.Is(g.Err, kerr.GroupIDNotFound):
+					// Newer DescribeGroups versions report an unknown group
+					// with this error where older ones return state Dead.
+					snap.State = "Dead"
+				}
 			}
 		}
 		r.probe.apply(ctx, snap, offsets.topics)

@@ -192,6 +192,10 @@ var ErrGroupNotFound = errors.New("consumer group not found")
 // ErrTopicNotFound is returned for a requested topic that does not exist.
 var ErrTopicNotFound = errors.New("topic not found")
 
+// ErrUnknownCluster is returned for a query naming a cluster that is not
+// configured.
+var ErrUnknownCluster = errors.New("not configured")
+
 // ErrStale is returned when the newest snapshot is older than the configured
 // maximum staleness.
 var ErrStale = errors.New("lag snapshot is stale")

@@ -275,21 +275,21 @@ func (d *Decision) scale(t Trigger) {
 	d.Value = float64(d.TotalLag)
 	d.UncappedReplicas = ceilRatio(d.Value, t.LagThreshold)
 	d.DesiredReplicas = d.UncappedReplicas
-	d.stepf("lag needs %d replicas at lagThreshold %s",
-		d.UncappedReplicas, formatNumber(t.LagThreshold))
+	d.stepf("lag needs %s at lagThreshold %s",
+		countOf(d.UncappedReplicas, "replica"), formatNumber(t.LagThreshold))
 
 	partitions := int64(len(d.Partitions))
 	if t.EnsureEvenDistributionOfPartitions && d.UncappedReplicas > 0 {
 		d.EvenReplicas = evenReplicas(d.UncappedReplicas, partitions, t)
 		d.DesiredReplicas = d.EvenReplicas
 		d.Value = float64(d.EvenReplicas) * t.LagThreshold
-		d.stepf("ensureEvenDistributionOfPartitions rounds up to %d replicas, value %s",
-			d.EvenReplicas, formatNumber(d.Value))
+		d.stepf("ensureEvenDistributionOfPartitions rounds up to %s, value %s",
+			countOf(d.EvenReplicas, "replica"), formatNumber(d.Value))
 	}
 
 	if t.AllowIdleConsumers {
 		d.stepf("no replica cap (allowIdleConsumers)")
-		d.stepf("value %s, %d replicas", formatNumber(d.Value), d.DesiredReplicas)
+		d.stepf("value %s, %s", formatNumber(d.Value), countOf(d.DesiredReplicas, "replica"))
 		return
 	}
 	d.CapReason = CapPartitions
@@ -299,8 +299,8 @@ func (d *Decision) scale(t Trigger) {
 		counted = int64(d.PartitionsWithLag)
 	}
 	d.ReplicaCap = ceilDiv(counted, t.Slots())
-	d.stepf("replica cap %d: %d %s / %d task slots per replica, rounded up",
-		d.ReplicaCap, counted, d.CapReason, t.Slots())
+	d.stepf("replica cap %d: %d %s / %s per replica, rounded up",
+		d.ReplicaCap, counted, d.CapReason, countOf(t.Slots(), "task slot"))
 
 	// Compare exactly: KEDA's kafka trigger divides with integers here and so
 	// allows one replica more than the cap.
@@ -309,7 +309,15 @@ func (d *Decision) scale(t Trigger) {
 		d.Value = float64(d.ReplicaCap) * t.LagThreshold
 		d.DesiredReplicas = d.ReplicaCap
 	}
-	d.stepf("value %s, %d replicas (capped: %t)", formatNumber(d.Value), d.DesiredReplicas, d.Capped)
+	d.stepf("value %s, %s (capped: %t)", formatNumber(d.Value), countOf(d.DesiredReplicas, "replica"), d.Capped)
+}
+
+// countOf returns n and noun, with an "s" unless n is 1.
+func countOf(n int64, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // evenReplicas rounds desired up to a replica count that spreads partitions

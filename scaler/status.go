@@ -34,7 +34,7 @@ func (e *UnknownLagError) Unwrap() error { return e.Err }
 // ErrorStatus maps an error of this package or of the lag engine to the gRPC
 // status KEDA receives. The checks run in this order:
 //   - an error that already carries a gRPC status keeps it;
-//   - *MetadataError: InvalidArgument;
+//   - *MetadataError and lag.ErrUnknownCluster: InvalidArgument;
 //   - *lag.UnavailableError, lag.ErrStale and *UnknownLagError: Unavailable,
 //     even when they wrap a context error, because Kafka was the part that
 //     failed;
@@ -59,7 +59,7 @@ func errorCode(err error) codes.Code {
 	var unavailableErr *lag.UnavailableError
 	var unknownErr *UnknownLagError
 	switch {
-	case errors.As(err, &metadataErr):
+	case errors.As(err, &metadataErr), errors.Is(err, lag.ErrUnknownCluster):
 		return codes.InvalidArgument
 	case errors.As(err, &unavailableErr), errors.As(err, &unknownErr), errors.Is(err, lag.ErrStale):
 		return codes.Unavailable
