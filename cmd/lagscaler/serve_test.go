@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/lagscaler/lagscaler/internal/config"
+	pb "github.com/lagscaler/lagscaler/proto/externalscaler"
+)
+
+// runningServe is "lagscaler serve" running in-process on loopback
+// listeners.
+type runningServe struct {
+	grpcAddr string
+	httpAddr string
+	conn     *grpc.ClientConn
+	client   pb.ExternalScalerClient
+	stop     context.CancelFunc
+	done     chan error
+}
+
+func startServe(t *testing.T, bootstrap string, mutate func(*serveFlags)) *runningServe {
+	t.Helper()
+	f := &serveFlags{
+		bootstrapServer: bootstrap,
+		refresh:         200 * time.Millisecond,
+		idleExpiry:      time.Minute,
+		maxStaleness:    5 * time.Second,
+		kafkaTimeout:    2 * time.Second,
+		shutdownTimeout: 2 * time.Second,
+	}
+	if mutate != nil {
+		mutate(f)
+	}
+	if err := f.validate(); err != nil {
+		t.Fatalf("flags: %v", err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := newApp(config.FromBootstrap(bootstrap), f, logger)
+	if err != nil {
+		t.Fatalf("newApp: %v", err)
+	}
+	grpcListener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	httpListener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	rs := &runningServe{
+		grpcAddr: grpcListener.Addr().String(),
+		httpAddr: httpListener.Addr().String(),
+		stop:     cancel,
+		done:     make(chan error, 1),
+	}
+	go func() {
+		rs.done <- a.run(ctx, grpcListener, httpListener, nil)
+		a.closeClients()
+	}()
+
+	waitReady(t, "http://"+rs.httpAddr+"/readyz")
+
+	conn, err := grpc.NewClient(rs.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("grpc.NewClient: %v", err)
+	}
+	rs.conn = conn
+	rs.client = pb.NewExternalScalerClient(conn)
+	t.Cleanup(func() {
+		conn.Close()
+		cancel()
+		<-rs.done
+	})
+	return rs
+}
+
+func seedAcceptanceTopic(t *testing.T, fake *kfake.Cluster) {
+	t.Helper()
+	ctx := context.Background()
+	client, err := kgo.NewClient(kgo.SeedBrokers(fake.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatalf("kgo.NewClient: %v", err)
+	}
+	defer client.Close()
+	admin := kadm.NewClient(client)
+	records := []int{100, 200, 0, 50, 10, 10}
+	commits := []int64{50, 200, -1, 60, 2, 10}
+	if _, err := admin.CreateTopic(ctx, int32(len(records)), 1, nil, "orders"); err != nil {
+		t.Fatalf("CreateTopic: %v", err)
+	}
+	var batch []*kgo.Record
+	for partition, n := range records {
+		for range n {
+			batch = append(batch, &kgo.Record{Topic: "orders", Partition: int32(partition), Value: []byte("x")})
+		}
+	}
+	if err := client.ProduceSync(ctx, batch...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	offsets := make(kadm.Offsets)
+	for partition, at := range commits {
+		if at >= 0 {
+			offsets.Add(kadm.Offset{Topic: "orders", Partition: int32(partition), At: at, LeaderEpoch: -1})
+		}
+	}
+	if err := admin.CommitAllOffsets(ctx, "flink", offsets); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+}
+
+func scaledObjectRef(md map[string]string) *pb.ScaledObjectRef {
+	return &pb.ScaledObjectRef{Name: "taskmanagers", Namespace: "flink", ScalerMetadata: md}
+}
+
+func TestServeAnswersKEDACalls(t *testing.T) {
+	fake := kfake.MustCluster(kfake.NumBrokers(1))
+	defer fake.Close()
+	seedAcceptanceTopic(t, fake)
+	rs := startServe(t, strings.Join(fake.ListenAddrs(), ","), nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	ref := scaledObjectRef(map[string]string{"consumerGroup": "flink", "topic": "orders", "lagThreshold": "10"})
+
+	spec, err := rs.client.GetMetricSpec(ctx, ref)
+	if err != nil {
+		t.Fatalf("GetMetricSpec: %v", err)
+	}
+	if len(spec.MetricSpecs) != 1 {
+		t.Fatalf("GetMetricSpec returned %d specs, want 1", len(spec.MetricSpecs))
+	}
+	name := spec.MetricSpecs[0].MetricName
+	if got := spec.MetricSpecs[0].TargetSizeFloat; got != 10 {
+		t.Errorf("targetSizeFloat = %v, want 10", got)
+	}
+
+	metrics, err := rs.client.GetMetrics(ctx, &pb.GetMetricsRequest{ScaledObjectRef: ref, MetricName: name})
+	if err != nil {
+		t.Fatalf("GetMetrics: %v", err)
+	}
+	value := metrics.MetricValues[0]
+	// 50 + 0 + 1 (no commit under latest) + 0 (commit ahead of end) + 8 + 0.
+	if value.MetricValue != 59 || value.MetricValueFloat != 59 {
+		t.Errorf("metric value = %d / %v, want 59 in both fields", value.MetricValue, value.MetricValueFloat)
+	}
+
+	active, err := rs.client.IsActive(ctx, ref)
+	if err != nil {
+		t.Fatalf("IsActive: %v", err)
+	}
+	if !active.Result {
+		t.Error("IsActive = false, want true with lag 59 over activation threshold 0")
+	}
+
+	body := httpGet(t, "http://"+rs.httpAddr+"/metrics")
+	for _, want := range []string{
+		`kafka_consumergroup_lag_sum{cluster="default",consumergroup="flink",topic="orders"}`,
+		`lagscaler_scaledobject_metric_value{metric="` + name + `",namespace="flink",scaledobject="taskmanagers"} 59`,
+		`lagscaler_grpc_requests_total{code="OK",method="GetMetrics"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func TestServeRejectsBadMetadata(t *testing.T) {
+	fake := kfake.MustCluster(kfake.NumBrokers(1))
+	defer fake.Close()
+	rs := startServe(t, strings.Join(fake.ListenAddrs(), ","), nil)
+
+	ref := scaledObjectRef(map[string]string{"consumerGroup": "flink", "lagThreshold": "0"})
+	_, err := rs.client.GetMetricSpec(context.Background(), ref)
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("GetMetricSpec(lagThreshold=0): code = %v, want InvalidArgument", status.Code(err))
+	}
+	if !strings.Contains(err.Error(), "lagThreshold") {
+		t.Errorf("error %q does not name lagThreshold", err)
+	}
+}
+
+func TestServeUnavailableKafka(t *testing.T) {
+	// Nothing listens on port 1 of loopback.
+	rs := startServe(t, "127.0.0.1:1", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	ref := scaledObjectRef(map[string]string{"consumerGroup": "flink", "topic": "orders"})
+
+	_, err := rs.client.GetMetrics(ctx, &pb.GetMetricsRequest{ScaledObjectRef: ref, MetricName: "x"})
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded:
+	default:
+		t.Fatalf("GetMetrics with Kafka down: err = %v, want Unavailable or DeadlineExceeded", err)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("GetMetrics returned only after its 3s deadline")
+	}
+}
+
+func TestServeHealthAndShutdown(t *testing.T) {
+	fake := kfake.MustCluster(kfake.NumBrokers(1))
+	defer fake.Close()
+	seedAcceptanceTopic(t, fake)
+	rs := startServe(t, strings.Join(fake.ListenAddrs(), ","), nil)
+
+	if got := httpGet(t, "http://"+rs.httpAddr+"/healthz"); !strings.Contains(got, "ok") {
+		t.Errorf("/healthz = %q, want ok", got)
+	}
+	health, err := healthpb.NewHealthClient(rs.conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatalf("health Check: %v", err)
+	}
+	if health.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health status = %v, want SERVING", health.Status)
+	}
+
+	// An open stream must not hold up shutdown.
+	ref := scaledObjectRef(map[string]string{"consumerGroup": "flink", "topic": "orders"})
+	stream, err := rs.client.StreamIsActive(context.Background(), ref)
+	if err != nil {
+		t.Fatalf("StreamIsActive: %v", err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatalf("first StreamIsActive message: %v", err)
+	}
+	rs.stop()
+	select {
+	case err := <-rs.done:
+		rs.done <- err
+		if err != nil {
+			t.Errorf("run returned %v after shutdown, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop with an open StreamIsActive stream")
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading %s: %v", url, err)
+	}
+	return fmt.Sprintf("%s", body)
+}
+
+func TestServeReadyWithoutKafka(t *testing.T) {
+	rs := startServe(t, "127.0.0.1:1", nil)
+	resp, err := http.Get("http://" + rs.httpAddr + "/readyz")
+	if err != nil {
+		t.Fatalf("GET /readyz: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz with Kafka down = %d, want 200: readiness reflects the gRPC server only", resp.StatusCode)
+	}
+}
+
+// waitReady polls url until it returns 200, for at most ten seconds.
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s did not return 200 within 10s", url)
+}
