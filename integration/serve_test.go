@@ -30,6 +30,14 @@ type server struct {
 // as its only cluster, and returns once /healthz returns status 200.
 func startServe(t *testing.T, bootstrap string, extraArgs ...string) *server {
 	t.Helper()
+	return startServeWith(t, append([]string{"--bootstrap-server", bootstrap}, extraArgs...)...)
+}
+
+// startServeWith starts `lagscaler serve` on free loopback ports with args,
+// which must name the clusters (--bootstrap-server or --config), and returns
+// once /healthz returns status 200.
+func startServeWith(t *testing.T, args ...string) *server {
+	t.Helper()
 	ports, err := freePorts(2)
 	if err != nil {
 		t.Fatal(err)
@@ -46,13 +54,12 @@ func startServe(t *testing.T, bootstrap string, extraArgs ...string) *server {
 	}
 	defer logFile.Close()
 
-	args := append([]string{
+	args = append([]string{
 		"serve",
 		"--grpc-addr", s.grpcAddr,
 		"--http-addr", s.httpAddr,
-		"--bootstrap-server", bootstrap,
 		"--log-level", "debug",
-	}, extraArgs...)
+	}, args...)
 	s.cmd = exec.Command(needBinary(t), args...)
 	s.cmd.Stdout = logFile
 	s.cmd.Stderr = logFile

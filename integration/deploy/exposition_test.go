@@ -59,6 +59,8 @@ lagscaler_surprise 1
 // queries. Set LAGSCALER_TEST_METRICS_URL (a loopback address such as
 // http://127.0.0.1:8080/metrics) to a server that has handled KEDA calls
 // and read lag for at least one group, so that every family has series.
+// TestServeExportsReferencedMetrics in the parent integration package runs
+// the same check against a server that it starts and drives.
 func TestRunningServerExportsReferencedMetrics(t *testing.T) {
 	raw := os.Getenv("LAGSCALER_TEST_METRICS_URL")
 	if raw == "" {

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -83,7 +83,7 @@ func checkSelector(vs *parser.VectorSelector) []error {
 	}
 	var errs []error
 	for _, m := range vs.LabelMatchers {
-		if m.Name != labels.MetricName && !slices.Contains(series.Labels, m.Name) {
+		if m.Name != model.MetricNameLabel && !slices.Contains(series.Labels, m.Name) {
 			errs = append(errs, fmt.Errorf("series %q has no label %q", vs.Name, m.Name))
 		}
 	}

@@ -188,6 +188,14 @@ func ReferencedMetrics(root string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return QueriedSeries(queries)
+}
+
+// QueriedSeries returns the sorted series names that queries select, in the
+// form ReferencedMetrics returns them. A query that does not parse is
+// reported in the error, and the names of the other queries are still
+// returned.
+func QueriedSeries(queries []Query) ([]string, error) {
 	var names []string
 	var errs []error
 	for _, q := range queries {
