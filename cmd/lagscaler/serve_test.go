@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -265,7 +264,7 @@ func httpGet(t *testing.T, url string) string {
 	if err != nil {
 		t.Fatalf("reading %s: %v", url, err)
 	}
-	return fmt.Sprintf("%s", body)
+	return string(body)
 }
 
 func TestServeReadyWithoutKafka(t *testing.T) {
