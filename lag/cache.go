@@ -24,6 +24,11 @@ type CacheOptions struct {
 	MaxStaleness time.Duration
 	// Timeout bounds one refresh of one cluster. Default 10s.
 	Timeout time.Duration
+	// MaxQueries bounds the queries held at once, so that clients that
+	// invent group names cannot grow memory and broker load without
+	// limit. Get returns ErrTooManyQueries for a new query beyond it.
+	// Default 10,000.
+	MaxQueries int
 	// Logger receives refresh failures and recoveries. Nil discards.
 	Logger *slog.Logger
 	// OnRefresh, when set, is called after every refresh of a cluster with
@@ -44,6 +49,9 @@ func (o *CacheOptions) setDefaults() {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
+	}
+	if o.MaxQueries <= 0 {
+		o.MaxQueries = 10_000
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -137,7 +145,10 @@ func (c *Cache) Get(ctx context.Context, q Query) (*Snapshot, error) {
 		return nil, fmt.Errorf("kafka cluster %q is %w", q.Cluster, ErrUnknownCluster)
 	}
 
-	e := c.use(cc, q, false)
+	e, err := c.use(cc, q, false)
+	if err != nil {
+		return nil, err
+	}
 	select {
 	case <-e.ready:
 	case <-ctx.Done():
@@ -164,18 +175,22 @@ func (c *Cache) Pin(q Query) error {
 	if !ok {
 		return fmt.Errorf("kafka cluster %q is %w", q.Cluster, ErrUnknownCluster)
 	}
-	c.use(cc, q, true)
-	return nil
+	_, err := c.use(cc, q, true)
+	return err
 }
 
 // use returns the entry for q, creating it and waking the refresher when it
 // is new.
-func (c *Cache) use(cc *clusterCache, q Query, pin bool) *entry {
+func (c *Cache) use(cc *clusterCache, q Query, pin bool) (*entry, error) {
 	key := q.Key()
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	e, ok := cc.entries[key]
 	if !ok {
+		if len(cc.entries) >= c.opts.MaxQueries {
+			return nil, fmt.Errorf("%w on cluster %q: the limit is %d; unused ones expire after %s",
+				ErrTooManyQueries, q.Cluster, c.opts.MaxQueries, c.opts.IdleExpiry)
+		}
 		e = &entry{query: q, ready: make(chan struct{})}
 		cc.entries[key] = e
 		select {
@@ -185,7 +200,7 @@ func (c *Cache) use(cc *clusterCache, q Query, pin bool) *entry {
 	}
 	e.lastUsed = c.now()
 	e.pinned = e.pinned || pin
-	return e
+	return e, nil
 }
 
 // refresh reads every query of cc, or only the ones never read when all is
@@ -229,19 +244,25 @@ func (c *Cache) refresh(ctx context.Context, name string, cc *clusterCache, all 
 	}
 }
 
-// store saves results into their entries and returns the first error that
-// made a whole query unavailable.
+// store saves results into their entries. It returns an error for the
+// cluster only when every query of the batch was unavailable: one group
+// that fails, for example with an invalid ID, says nothing about the
+// cluster.
 func (c *Cache) store(cc *clusterCache, batch []*entry, results []Result) error {
 	var clusterErr error
+	unavailable := 0
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	for i, e := range batch {
 		res := results[i]
 		if res.Err != nil {
 			e.err = res.Err
-			var unavailable *UnavailableError
-			if clusterErr == nil && errors.As(res.Err, &unavailable) {
-				clusterErr = res.Err
+			var unavailableErr *UnavailableError
+			if errors.As(res.Err, &unavailableErr) {
+				unavailable++
+				if clusterErr == nil {
+					clusterErr = res.Err
+				}
 			}
 		} else {
 			carryCommitSeenAt(res.Snapshot, e.snap)
@@ -252,8 +273,9 @@ func (c *Cache) store(cc *clusterCache, batch []*entry, results []Result) error 
 			close(e.ready)
 		}
 	}
-	if clusterErr == nil {
+	if unavailable < len(batch) {
 		cc.lastOK = c.now()
+		return nil
 	}
 	return clusterErr
 }

@@ -192,3 +192,38 @@ func waitFor(limit time.Duration, ok func() bool) error {
 	}
 	return errors.New("condition not met within " + limit.String())
 }
+
+func TestCacheMaxQueries(t *testing.T) {
+	tc := newTestCluster(t)
+	tc.createTopic(t, "orders", []int{10})
+	cache := startCache(t, NewReader("test", tc.client), CacheOptions{RefreshInterval: time.Hour, MaxQueries: 2})
+	ctx := context.Background()
+	for _, group := range []string{"a", "b"} {
+		if _, err := cache.Get(ctx, Query{Cluster: "test", Group: group, Topics: []string{"orders"}}); err != nil {
+			t.Fatalf("Get(%s): %v", group, err)
+		}
+	}
+	_, err := cache.Get(ctx, Query{Cluster: "test", Group: "c", Topics: []string{"orders"}})
+	if !errors.Is(err, ErrTooManyQueries) {
+		t.Errorf("third query: err = %v, want ErrTooManyQueries", err)
+	}
+	if _, err := cache.Get(ctx, Query{Cluster: "test", Group: "a", Topics: []string{"orders"}}); err != nil {
+		t.Errorf("query already held after the limit: %v", err)
+	}
+}
+
+func TestCacheOneFailingGroupKeepsClusterHealthy(t *testing.T) {
+	cache := NewCache(nil, CacheOptions{})
+	cc := &clusterCache{entries: map[string]*entry{}}
+	batch := []*entry{{ready: make(chan struct{})}, {ready: make(chan struct{})}}
+	ok := &Snapshot{TakenAt: time.Now()}
+	down := &UnavailableError{Cluster: "c", Group: "bad", Err: errors.New("invalid group id")}
+
+	if err := cache.store(cc, batch, []Result{{Snapshot: ok}, {Err: down}}); err != nil {
+		t.Errorf("store(one ok, one unavailable) = %v, want nil", err)
+	}
+	batch = []*entry{{ready: make(chan struct{})}, {ready: make(chan struct{})}}
+	if err := cache.store(cc, batch, []Result{{Err: down}, {Err: down}}); err == nil {
+		t.Error("store(all unavailable) = nil, want the cluster error")
+	}
+}

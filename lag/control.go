@@ -49,18 +49,24 @@ func (c *controlProbe) apply(ctx context.Context, snap *Snapshot, topics kadm.To
 		if p.Anomaly != NoAnomaly || p.Err != nil {
 			continue
 		}
-		gap := p.LogEnd - p.Committed
+		// A read_committed consumer reads up to the last stable offset, so
+		// the records of an open transaction after it do not count here.
+		end := p.LogEnd
+		if snap.Query.Isolation == ReadCommitted && p.StableEnd >= p.Committed && p.StableEnd < end {
+			end = p.StableEnd
+		}
+		gap := end - p.Committed
 		if gap <= 0 || gap > maxControlGap {
 			continue
 		}
-		if c.onlyControl(ctx, p, topics) {
+		if c.onlyControl(ctx, p, end, topics) {
 			p.Anomaly = ControlRecordsOnly
 		}
 	}
 }
 
-func (c *controlProbe) onlyControl(ctx context.Context, p *Partition, topics kadm.TopicDetails) bool {
-	key := probeKey{topic: p.Topic, partition: p.Partition, start: p.Committed, end: p.LogEnd}
+func (c *controlProbe) onlyControl(ctx context.Context, p *Partition, end int64, topics kadm.TopicDetails) bool {
+	key := probeKey{topic: p.Topic, partition: p.Partition, start: p.Committed, end: end}
 	c.mu.Lock()
 	v, ok := c.known[key]
 	c.mu.Unlock()
@@ -76,7 +82,7 @@ func (c *controlProbe) onlyControl(ctx context.Context, p *Partition, topics kad
 	if !ok || pd.Leader < 0 {
 		return false
 	}
-	only, err := c.fetch(ctx, pd.Leader, td.ID, p)
+	only, err := c.fetch(ctx, pd.Leader, td.ID, p, end)
 	if err != nil {
 		return false
 	}
@@ -92,10 +98,10 @@ func (c *controlProbe) onlyControl(ctx context.Context, p *Partition, topics kad
 	return only
 }
 
-// fetch reads from the commit up to the end and reports whether every batch
+// fetch reads from the commit up to end and reports whether every batch
 // in that range is a control batch. Aborted data batches count as data, which
 // overstates the lag of a read_committed consumer but never understates it.
-func (c *controlProbe) fetch(ctx context.Context, leader int32, topicID kadm.TopicID, p *Partition) (bool, error) {
+func (c *controlProbe) fetch(ctx context.Context, leader int32, topicID kadm.TopicID, p *Partition, end int64) (bool, error) {
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID = -1
 	req.MaxWaitMillis = 0
@@ -125,7 +131,7 @@ func (c *controlProbe) fetch(ctx context.Context, leader int32, topicID kadm.Top
 	if fp.ErrorCode != 0 {
 		return false, nil
 	}
-	return batchesOnlyControl(fp.RecordBatches, p.Committed, p.LogEnd), nil
+	return batchesOnlyControl(fp.RecordBatches, p.Committed, end), nil
 }
 
 // batchesOnlyControl reports whether raw record batches cover [from, to)

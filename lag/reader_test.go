@@ -365,3 +365,66 @@ func TestReadTransactionMarkersOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestQueryKeyDistinguishesTopicLists(t *testing.T) {
+	one := Query{Cluster: "c", Group: "g", Topics: []string{"a,b"}}.Key()
+	two := Query{Cluster: "c", Group: "g", Topics: []string{"a", "b"}}.Key()
+	if one == two {
+		t.Errorf("Key() of topic %q equals Key() of topics a and b: %s", "a,b", one)
+	}
+}
+
+func TestReadCommittedOpenTransaction(t *testing.T) {
+	tc := newTestCluster(t)
+	ctx := context.Background()
+	if _, err := tc.admin.CreateTopic(ctx, 1, 1, nil, "txn"); err != nil {
+		t.Fatalf("CreateTopic: %v", err)
+	}
+	producer, err := kgo.NewClient(
+		kgo.SeedBrokers(tc.fake.ListenAddrs()...),
+		kgo.TransactionalID("open-txn"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+	)
+	if err != nil {
+		t.Fatalf("kgo.NewClient: %v", err)
+	}
+	defer producer.Close()
+	produce := func() {
+		for i := range 3 {
+			producer.Produce(ctx, &kgo.Record{Topic: "txn", Value: fmt.Appendf(nil, "%d", i)}, nil)
+		}
+		if err := producer.Flush(ctx); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+	}
+
+	// A committed transaction (records 0-2, marker 3), then an open one
+	// (records 4-6): the high watermark is 7 and the last stable offset 4.
+	if err := producer.BeginTransaction(); err != nil {
+		t.Fatalf("BeginTransaction: %v", err)
+	}
+	produce()
+	if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatalf("EndTransaction: %v", err)
+	}
+	if err := producer.BeginTransaction(); err != nil {
+		t.Fatalf("BeginTransaction: %v", err)
+	}
+	produce()
+	tc.commit(t, "exactly-once", "txn", []int64{3})
+
+	res := tc.read(t, Query{Cluster: "test", Group: "exactly-once", Topics: []string{"txn"}, Isolation: ReadCommitted})
+	if res.Err != nil {
+		t.Fatalf("Read: %v", res.Err)
+	}
+	p := res.Snapshot.Partitions[0]
+	if p.LogEnd != 7 || p.StableEnd != 4 {
+		t.Fatalf("log end %d, stable end %d; want 7 and 4", p.LogEnd, p.StableEnd)
+	}
+	if p.Anomaly != ControlRecordsOnly {
+		t.Errorf("anomaly = %v, want control_records_only: only the marker lies below the last stable offset", p.Anomaly)
+	}
+	if got, _ := EffectiveLag(p, Policy{}); got != 0 {
+		t.Errorf("EffectiveLag = %d, want 0", got)
+	}
+}

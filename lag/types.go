@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -106,9 +105,10 @@ type Query struct {
 	Isolation Isolation
 }
 
-// Key returns a string that is equal for equal queries.
+// Key returns a string that is equal for equal queries and different for
+// different ones, whatever characters the names contain.
 func (q Query) Key() string {
-	return q.Cluster + "\x00" + q.Group + "\x00" + strings.Join(q.Topics, ",") + "\x00" + q.Isolation.String()
+	return fmt.Sprintf("%q %q %q %s", q.Cluster, q.Group, q.Topics, q.Isolation)
 }
 
 // Normalize sorts and deduplicates Topics so that equal selections share one
@@ -195,6 +195,10 @@ var ErrTopicNotFound = errors.New("topic not found")
 // ErrUnknownCluster is returned for a query naming a cluster that is not
 // configured.
 var ErrUnknownCluster = errors.New("not configured")
+
+// ErrTooManyQueries is returned by Cache.Get for a new query when the cache
+// already holds CacheOptions.MaxQueries queries.
+var ErrTooManyQueries = errors.New("too many consumer-group queries in use")
 
 // ErrStale is returned when the newest snapshot is older than the configured
 // maximum staleness.

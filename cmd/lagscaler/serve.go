@@ -40,6 +40,7 @@ type serveFlags struct {
 	maxStaleness    time.Duration
 	kafkaTimeout    time.Duration
 	shutdownTimeout time.Duration
+	maxGroups       int
 	tlsCert         string
 	tlsKey          string
 	clientCA        string
@@ -69,6 +70,7 @@ GetMetrics and their streaming forms) on --grpc-addr and serves /healthz,
 	flags.DurationVar(&f.idleExpiry, "idle-expiry", 10*time.Minute, "how long a group is kept refreshed after the last request for it")
 	flags.DurationVar(&f.maxStaleness, "max-staleness", 30*time.Second, "age at which a lag snapshot is an error instead of an answer")
 	flags.DurationVar(&f.kafkaTimeout, "kafka-timeout", 10*time.Second, "time limit of one lag refresh of one cluster")
+	flags.IntVar(&f.maxGroups, "max-groups", 10000, "maximum (cluster, group, topics) lag queries held at once; requests for more are rejected until unused ones expire")
 	flags.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "time allowed for in-flight requests after SIGTERM before connections are closed")
 	flags.StringVar(&f.tlsCert, "grpc-tls-cert", "", "PEM certificate file of the gRPC server; enables TLS")
 	flags.StringVar(&f.tlsKey, "grpc-tls-key", "", "PEM private key file of the gRPC server certificate")
@@ -111,6 +113,9 @@ func (f *serveFlags) validate() error {
 		if d.value <= 0 {
 			errs = append(errs, fmt.Errorf("invalid %s %s: use a positive duration such as 5s", d.name, d.value))
 		}
+	}
+	if f.maxGroups <= 0 {
+		errs = append(errs, fmt.Errorf("invalid --max-groups %d: use a positive number", f.maxGroups))
 	}
 	if f.maxStaleness > 0 && f.maxStaleness < f.refresh {
 		errs = append(errs, fmt.Errorf("invalid --max-staleness %s: it must be at least --refresh-interval %s", f.maxStaleness, f.refresh))
@@ -209,7 +214,7 @@ type app struct {
 
 func newApp(cfg *config.Config, f *serveFlags, logger *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, flags: f, logger: logger, health: health.NewServer()}
-	m, err := newServeMetrics(f.idleExpiry)
+	m, err := newServeMetrics(scaledObjectExpiry(f.maxStaleness))
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +236,7 @@ func newApp(cfg *config.Config, f *serveFlags, logger *slog.Logger) (*app, error
 		IdleExpiry:      f.idleExpiry,
 		MaxStaleness:    f.maxStaleness,
 		Timeout:         f.kafkaTimeout,
+		MaxQueries:      f.maxGroups,
 		Logger:          logger,
 		OnRefresh:       m.kafka.ObserveRefresh,
 	})
@@ -262,7 +268,15 @@ func (a *app) run(ctx context.Context, grpcListener, httpListener net.Listener, 
 	wg.Go(func() { a.cache.Run(refreshCtx) })
 
 	grpcServer, scalerServer := a.newGRPCServer(grpcOpts)
-	httpServer := &http.Server{Handler: a.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+	// The timeouts close connections of clients that stop reading, so a
+	// stalled scraper cannot hold a rendered /metrics page in memory.
+	httpServer := &http.Server{
+		Handler:           a.httpHandler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
 
 	errc := make(chan error, 2)
 	wg.Go(func() {
@@ -345,6 +359,12 @@ func (a *app) httpHandler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.registry, promhttp.HandlerOpts{Registry: a.metrics.registry}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.registry, promhttp.HandlerOpts{
+		Registry: a.metrics.registry,
+		// Each scrape renders every series, so concurrent scrapes are
+		// bounded; Prometheus retries the next interval.
+		MaxRequestsInFlight: 4,
+		Timeout:             20 * time.Second,
+	}))
 	return mux
 }

@@ -43,6 +43,7 @@ func startServe(t *testing.T, bootstrap string, mutate func(*serveFlags)) *runni
 		maxStaleness:    5 * time.Second,
 		kafkaTimeout:    2 * time.Second,
 		shutdownTimeout: 2 * time.Second,
+		maxGroups:       100,
 	}
 	if mutate != nil {
 		mutate(f)

@@ -24,7 +24,15 @@ type serveMetrics struct {
 	scaledObject *metrics.ScaledObjectMetrics
 }
 
-func newServeMetrics(idleExpiry time.Duration) (*serveMetrics, error) {
+// scaledObjectExpiry is how long the series of a ScaledObject outlive its
+// last successful evaluation. The HPA reads every ScaledObject every 15s by
+// default, so a series older than this belongs to a deleted object or to
+// one whose evaluations fail, and showing its old value would mislead.
+func scaledObjectExpiry(maxStaleness time.Duration) time.Duration {
+	return max(2*time.Minute, 4*maxStaleness)
+}
+
+func newServeMetrics(scaledObjectTTL time.Duration) (*serveMetrics, error) {
 	m := &serveMetrics{registry: metrics.NewRegistry()}
 	var err error
 	if m.kafka, err = metrics.NewKafkaMetrics(m.registry); err != nil {
@@ -33,8 +41,7 @@ func newServeMetrics(idleExpiry time.Duration) (*serveMetrics, error) {
 	if m.grpc, err = metrics.NewGRPCMetrics(m.registry); err != nil {
 		return nil, err
 	}
-	// ScaledObject series expire with the lag state they came from.
-	if m.scaledObject, err = metrics.NewScaledObjectMetrics(m.registry, idleExpiry); err != nil {
+	if m.scaledObject, err = metrics.NewScaledObjectMetrics(m.registry, scaledObjectTTL); err != nil {
 		return nil, err
 	}
 	return m, nil
