@@ -32,10 +32,10 @@ func EffectiveLag(p Partition, policy Policy) (int64, error) {
 	if p.LogEnd < 0 || p.LogStart < 0 {
 		return 0, fmt.Errorf("%s[%d]: log offsets unknown", p.Topic, p.Partition)
 	}
-	// A zero StableEnd is treated as unset. Measuring against LogEnd then
-	// can only overstate the lag of a read_committed consumer.
+	// StableEnd is 0, not unset, when a transaction open since offset 0
+	// holds back a read_committed consumer; only a negative value is unset.
 	end := p.StableEnd
-	if end <= 0 || end > p.LogEnd {
+	if end < 0 || end > p.LogEnd {
 		end = p.LogEnd
 	}
 

@@ -40,6 +40,8 @@ func TestEffectiveLag(t *testing.T) {
 		{"no commit, scale to zero, earliest", part(-1, 30, 500), zeroEarliest, 0},
 		{"read committed stops at the last stable offset", stable(part(40, 0, 100), 70), latest, 30},
 		{"commit inside an open transaction", stable(part(80, 0, 100), 70), latest, 0},
+		{"transaction open since offset 0", stable(part(0, 0, 7), 0), latest, 0},
+		{"stable end unset", stable(part(40, 0, 100), -1), latest, 60},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -86,7 +86,11 @@ func (f *serveFlags) loadConfig() (*config.Config, error) {
 	case f.configFile != "" && f.bootstrapServer != "":
 		return nil, usageError(errors.New("--config and --bootstrap-server are exclusive: name clusters in the config file"))
 	case f.configFile != "":
-		return config.Load(f.configFile)
+		cfg, err := config.Load(f.configFile)
+		if err != nil {
+			return nil, usageError(fmt.Errorf("invalid --config: %w", err))
+		}
+		return cfg, nil
 	case f.bootstrapServer != "":
 		cfg := config.FromBootstrap(f.bootstrapServer)
 		if err := cfg.Validate(); err != nil {
@@ -222,8 +226,12 @@ func newApp(cfg *config.Config, f *serveFlags, logger *slog.Logger) (*app, error
 
 	var readers []*lag.Reader
 	for _, cl := range cfg.Clusters {
-		opts := append(cl.ClientOptions(f.kafkaTimeout), kgo.WithHooks(m.kafka.Hooks(cl.Name)))
-		client, err := kgo.NewClient(opts...)
+		opts, err := cl.ClientOptions(f.kafkaTimeout)
+		if err != nil {
+			a.closeClients()
+			return nil, fmt.Errorf("kafka cluster %q: %w", cl.Name, err)
+		}
+		client, err := kgo.NewClient(append(opts, kgo.WithHooks(m.kafka.Hooks(cl.Name)))...)
 		if err != nil {
 			a.closeClients()
 			return nil, fmt.Errorf("kafka cluster %q: %w", cl.Name, err)
