@@ -104,7 +104,11 @@ type kafkaReader struct {
 // unreachable broker shows up as an error of the first read. extra options
 // come after lagscaler's, for tests and benchmarks that add hooks.
 func newKafkaReader(cl config.Cluster, timeout time.Duration, extra ...kgo.Opt) (*kafkaReader, error) {
-	client, err := kgo.NewClient(append(cl.ClientOptions(timeout), extra...)...)
+	opts, err := cl.ClientOptions(timeout)
+	if err != nil {
+		return nil, fmt.Errorf("kafka cluster %q: %w", cl.Name, err)
+	}
+	client, err := kgo.NewClient(append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka cluster %q: %w", cl.Name, err)
 	}

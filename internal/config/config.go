@@ -4,7 +4,9 @@
 //
 // Kafka connection settings live here and never in ScaledObject metadata, so
 // that whoever can write a ScaledObject cannot aim lagscaler at another host.
-// Load reports every problem of a file at once.
+// The file names TLS and SASL secrets by path and never contains them, so it
+// can be a ConfigMap while the secrets stay in a Secret. Load reports every
+// problem of a file at once, and Cluster.ClientOptions reads the secret files.
 package config
 
 import (
@@ -39,6 +41,10 @@ type Cluster struct {
 	BootstrapServers []string `json:"bootstrapServers"`
 	// ClientID is sent to Kafka with every request. Default "lagscaler".
 	ClientID string `json:"clientID,omitempty"`
+	// TLS configures TLS to the brokers. Default: plaintext.
+	TLS TLS `json:"tls,omitzero"`
+	// SASL configures SASL authentication. Default: none.
+	SASL SASL `json:"sasl,omitzero"`
 }
 
 // Metrics lists groups exported on /metrics whether or not a ScaledObject
@@ -124,6 +130,8 @@ func (c *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("%s.bootstrapServers: %w", at, err))
 			}
 		}
+		errs = cl.TLS.validate(at+".tls", errs)
+		errs = cl.SASL.validate(at+".sasl", errs)
 	}
 	for i, g := range c.Metrics.Groups {
 		at := fmt.Sprintf("metrics.groups[%d]", i)
@@ -170,16 +178,40 @@ func (c *Config) Cluster(name string) (Cluster, bool) {
 // ClientOptions returns the franz-go options that connect to cl. The
 // request timeout overhead bounds how long one request may wait on a broker
 // that accepted the connection but does not respond.
-func (cl Cluster) ClientOptions(requestTimeout time.Duration) []kgo.Opt {
+//
+// ClientOptions reads the TLS and SASL files of cl, so it fails when one is
+// missing, unreadable or malformed. Errors name the field and the file but
+// never contain the file's content.
+//
+// NOTE: the files are read once, so the client keeps using the certificates
+// and credentials it started with. A rotated Secret takes effect when
+// lagscaler restarts.
+func (cl Cluster) ClientOptions(requestTimeout time.Duration) ([]kgo.Opt, error) {
 	clientID := cl.ClientID
 	if clientID == "" {
 		clientID = "lagscaler"
 	}
-	return []kgo.Opt{
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(cl.BootstrapServers...),
 		kgo.ClientID(clientID),
 		kgo.RequestTimeoutOverhead(requestTimeout),
 		kgo.RetryTimeout(requestTimeout),
 		kgo.MetadataMinAge(time.Second),
 	}
+
+	if cl.TLS.Enabled {
+		tlsConfig, err := cl.TLS.config()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.DialTLSConfig(tlsConfig))
+	}
+	if cl.SASL.configured() {
+		mechanism, err := cl.SASL.mechanism()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.SASL(mechanism))
+	}
+	return opts, nil
 }
