@@ -206,8 +206,8 @@ func (r *Reader) selectTopics(q Query, commits kadm.FetchOffsetsResponses) ([]st
 		topics = append(topics, topic)
 	}
 	if len(topics) == 0 {
-		return nil, fmt.Errorf("%w: group %q on cluster %q has no committed offsets, so its topics are unknown; name the topics to measure",
-			ErrGroupNotFound, q.Group, r.cluster)
+		return nil, fmt.Errorf("group %q on cluster %q: %w; name the topics to measure (the trigger's topic key, or --topic)",
+			q.Group, r.cluster, ErrGroupNotFound)
 	}
 	slices.Sort(topics)
 	return topics, nil

@@ -185,9 +185,11 @@ func (s *Snapshot) Topics() []string {
 	return topics
 }
 
-// ErrGroupNotFound is returned when a group has no commits and no members and
-// the query names no topic, so there is nothing to measure.
-var ErrGroupNotFound = errors.New("consumer group not found")
+// ErrGroupNotFound is returned when a query names no topic and the group has
+// no committed offsets, so there is nothing to select topics from. The group
+// may still exist with members; Snapshot.State tells the two apart where a
+// caller needs to.
+var ErrGroupNotFound = errors.New("no committed offsets to select topics from")
 
 // ErrTopicNotFound is returned for a requested topic that does not exist.
 var ErrTopicNotFound = errors.New("topic not found")

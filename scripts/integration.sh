@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the integration tests and prints what go test hides for passing
+# packages: which tests were skipped and why. The tests fetch the Kafka jars
+# and start their broker themselves; without Java or Maven they skip, unless
+# CI is set, in which case they fail. The full -v log is integration/test.log.
+set -euo pipefail
+cd "$(dirname "$0")/../integration"
+
+log=test.log
+status=0
+go test -count=1 -timeout 20m -v ./... >"$log" 2>&1 || status=$?
+
+grep -E -A1 -- '--- SKIP' "$log" | grep -v -- '^--$' || true
+if [[ "$status" -ne 0 ]]; then
+	grep -E -B2 -A30 -- '--- FAIL|^panic' "$log" | head -n 300 || true
+fi
+passed=$(grep -cE -- '^\s*--- PASS' "$log" || true)
+failed=$(grep -cE -- '^\s*--- FAIL' "$log" || true)
+skipped=$(grep -cE -- '^\s*--- SKIP' "$log" || true)
+grep -E '^(ok|FAIL|\?)\s' "$log" || true
+echo "integration: $passed passed, $failed failed, $skipped skipped"
+exit "$status"
