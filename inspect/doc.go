@@ -10,7 +10,8 @@
 //
 // [Server] implements the lagscaler.inspect.v1.Inspect service over the
 // scaler's [lag.Cache], so that an operator can read the lag the scaler
-// scales on without Kafka credentials of their own.
+// scales on without Kafka credentials of their own. It rejects a requested
+// topic that [lag.CheckTopicName] finds illegal, before any Kafka request.
 //
 // Failure model: a partition whose offsets are unknown keeps its error in the
 // report and has no effective lag, and every sum that would include it is

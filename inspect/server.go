@@ -3,7 +3,7 @@ package inspect
 import (
 	"context"
 	"errors"
-	"slices"
+	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -50,8 +50,10 @@ func queryFromRequest(req *inspectv1.GetLagRequest) (lag.Query, lag.ResetPolicy,
 	if req.GetGroup() == "" {
 		return lag.Query{}, 0, errors.New("missing group: name a consumer group ID")
 	}
-	if slices.Contains(req.GetTopics(), "") {
-		return lag.Query{}, 0, errors.New("invalid topics: an empty topic name")
+	for _, topic := range req.GetTopics() {
+		if err := lag.CheckTopicName(topic); err != nil {
+			return lag.Query{}, 0, fmt.Errorf("invalid topic %q: %w", topic, err)
+		}
 	}
 	isolation, err := IsolationFromProto(req.GetIsolation())
 	if err != nil {

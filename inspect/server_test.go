@@ -3,6 +3,7 @@ package inspect
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,6 +124,12 @@ func TestServerGetLagErrors(t *testing.T) {
 		{"missing cluster", &inspectv1.GetLagRequest{Group: "flink"}, codes.InvalidArgument},
 		{"missing group", &inspectv1.GetLagRequest{Cluster: "main"}, codes.InvalidArgument},
 		{"empty topic", &inspectv1.GetLagRequest{Cluster: "main", Group: "flink", Topics: []string{""}}, codes.InvalidArgument},
+		{"comma in topic", &inspectv1.GetLagRequest{Cluster: "main", Group: "flink", Topics: []string{"orders,payments"}},
+			codes.InvalidArgument},
+		{"illegal topic character", &inspectv1.GetLagRequest{Cluster: "main", Group: "flink", Topics: []string{"orders", "a b"}},
+			codes.InvalidArgument},
+		{"topic too long", &inspectv1.GetLagRequest{Cluster: "main", Group: "flink", Topics: []string{strings.Repeat("t", 250)}},
+			codes.InvalidArgument},
 		{"unknown isolation", &inspectv1.GetLagRequest{Cluster: "main", Group: "flink", Isolation: 9}, codes.InvalidArgument},
 		{"unknown policy", &inspectv1.GetLagRequest{Cluster: "main", Group: "flink", OffsetResetPolicy: 9}, codes.InvalidArgument},
 		{"group without commits", &inspectv1.GetLagRequest{Cluster: "main", Group: "nobody"}, codes.NotFound},

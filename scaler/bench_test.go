@@ -140,3 +140,32 @@ func seedCommits(b *testing.B, fake *kfake.Cluster) {
 		b.Fatalf("commit: %v", err)
 	}
 }
+
+// manyRanges returns n merged ranges of two partitions each, with a gap of
+// one partition between ranges: {0,1}, {3,4}, {6,7} and so on.
+func manyRanges(n int) []PartitionRange {
+	ranges := make([]PartitionRange, n)
+	for i := range ranges {
+		first := int32(3 * i)
+		ranges[i] = PartitionRange{First: first, Last: first + 1}
+	}
+	return ranges
+}
+
+// BenchmarkSelectsPartition measures one partitionLimitation lookup among
+// 500,000 ranges.
+func BenchmarkSelectsPartition(b *testing.B) {
+	tr := Trigger{Partitions: manyRanges(500_000)}
+	last := tr.Partitions[len(tr.Partitions)-1].Last
+	var selected int
+	p := int32(0)
+	for b.Loop() {
+		if tr.SelectsPartition(p) {
+			selected++
+		}
+		p = (p + 7919) % (last + 2)
+	}
+	if selected == 0 {
+		b.Fatal("SelectsPartition selected nothing")
+	}
+}

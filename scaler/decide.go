@@ -77,6 +77,10 @@ type Decision struct {
 	Topics []TopicLag
 	// TotalLag is the sum of the counted lag of every selected partition.
 	TotalLag int64
+	// EffectiveLag is the sum of the effective lag of every selected
+	// partition, before excludePersistentLag drops any. It equals TotalLag
+	// when no partition is excluded.
+	EffectiveLag int64
 	// PartitionsWithLag is the number of partitions whose counted lag is
 	// above 0.
 	PartitionsWithLag int
@@ -101,7 +105,7 @@ type Decision struct {
 	// Value when it has no current replicas to compare with.
 	DesiredReplicas int64
 
-	// Active is set when TotalLag is above the activation threshold.
+	// Active is set when EffectiveLag is above the activation threshold.
 	Active bool
 
 	// Steps describes each step in words, in order.
@@ -113,13 +117,23 @@ type Decision struct {
 // requested topic is missing, when the group has nothing to measure or when
 // any selected partition's offsets are unknown.
 //
-// Activity compares the total lag after persistent-lag exclusion with the
-// activation threshold, before even distribution and the cap. Otherwise the
-// cap could hide a lag above a high activation threshold, and rounding up
+// Activity compares EffectiveLag, the lag before excludePersistentLag, with
+// the activation threshold, as KEDA's kafka trigger does. A workload scaled to
+// zero commits nothing, so its commits age past persistentLagSeconds while
+// records arrive, and the lag after exclusion would never wake it.
+// Transaction markers still do not wake it, because lag.EffectiveLag counts a
+// partition whose lag is only markers as 0.
+//
+// NOTE: that needs the lag engine's control-record probe to succeed. It
+// probes gaps of at most 16 offsets, and a failed probe leaves the markers
+// counted, so they then keep the workload awake.
+//
+// Activity is also decided before even distribution and the cap. Otherwise
+// the cap could hide a lag above a high activation threshold, and rounding up
 // could wake a workload whose lag is below it.
 func Decide(t Trigger, s *lag.Snapshot, now time.Time) (Decision, error) {
 	if s == nil {
-		return Decision{}, fmt.Errorf("cluster %q, group %q: no lag snapshot", t.Cluster, t.Group)
+		return Decision{}, fmt.Errorf("%s: no lag snapshot", describeGroup(t.Cluster, t.Group))
 	}
 	d := Decision{
 		Cluster:      t.Cluster,
@@ -139,10 +153,22 @@ func Decide(t Trigger, s *lag.Snapshot, now time.Time) (Decision, error) {
 	d.sum()
 	d.scale(t)
 
-	d.Active = float64(d.TotalLag) > t.ActivationLagThreshold
-	d.stepf("active: %t, total lag %d %s activationLagThreshold %s",
-		d.Active, d.TotalLag, compareSign(d.Active), formatNumber(t.ActivationLagThreshold))
+	d.activate(t)
 	return d, nil
+}
+
+// activate decides activity from the lag before persistent-lag exclusion.
+func (d *Decision) activate(t Trigger) {
+	d.Active = float64(d.EffectiveLag) > t.ActivationLagThreshold
+	threshold := formatNumber(t.ActivationLagThreshold)
+	if d.EffectiveLag == d.TotalLag {
+		d.stepf("active: %t, total lag %d %s activationLagThreshold %s",
+			d.Active, d.TotalLag, compareSign(d.Active), threshold)
+		return
+	}
+	d.stepf("active: %t, lag %d before excluding persistent lag %s activationLagThreshold %s "+
+		"(excludePersistentLag lowers only the value)",
+		d.Active, d.EffectiveLag, compareSign(d.Active), threshold)
 }
 
 func (d *Decision) stepf(format string, args ...any) {
@@ -159,17 +185,8 @@ func compareSign(greater bool) string {
 // selectPartitions returns the snapshot's partitions of the trigger's topics
 // inside its partitionLimitation.
 func (d *Decision) selectPartitions(t Trigger, s *lag.Snapshot) ([]lag.Partition, error) {
-	missing := slices.Clone(s.MissingTopics)
-	for _, topic := range t.Topics {
-		has := slices.ContainsFunc(s.Partitions, func(p lag.Partition) bool { return p.Topic == topic })
-		if !has && !slices.Contains(missing, topic) {
-			missing = append(missing, topic)
-		}
-	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		return nil, fmt.Errorf("cluster %q, group %q: %w: %s",
-			t.Cluster, t.Group, lag.ErrTopicNotFound, strings.Join(missing, ", "))
+	if err := checkTopics(t, s); err != nil {
+		return nil, err
 	}
 
 	var selected []lag.Partition
@@ -179,18 +196,21 @@ func (d *Decision) selectPartitions(t Trigger, s *lag.Snapshot) ([]lag.Partition
 			continue
 		}
 		inTopics++
-		if t.SelectsPartition(p.Partition) {
+		// For a topic whose metadata it could not read, the lag engine
+		// returns one partition -1 with an error. Which partitions that hides
+		// is unknown, so it is selected and countLag reports the failure.
+		if t.SelectsPartition(p.Partition) || p.Partition < 0 && p.Err != nil {
 			selected = append(selected, p)
 		}
 	}
 
 	switch {
 	case inTopics == 0:
-		return nil, fmt.Errorf("cluster %q, group %q: %w: the group has no committed offsets "+
+		return nil, fmt.Errorf("%s: %w: the group has no committed offsets "+
 			"on an existing topic; set topic to the topics it consumes",
-			t.Cluster, t.Group, lag.ErrGroupNotFound)
+			describeGroup(t.Cluster, t.Group), lag.ErrGroupNotFound)
 	case len(selected) == 0:
-		return nil, fmt.Errorf("cluster %q, group %q: %w", t.Cluster, t.Group, &MetadataError{
+		return nil, fmt.Errorf("%s: %w", describeGroup(t.Cluster, t.Group), &MetadataError{
 			Key:   KeyPartitionLimitation,
 			Value: FormatPartitionRanges(t.Partitions),
 			Problem: fmt.Sprintf("selects none of the %d partitions of topic %s",
@@ -207,6 +227,23 @@ func (d *Decision) selectPartitions(t Trigger, s *lag.Snapshot) ([]lag.Partition
 			strings.Join(s.DeletedTopics, ", "))
 	}
 	return selected, nil
+}
+
+// checkTopics returns lag.ErrTopicNotFound, naming the topics, when a topic
+// of the trigger is missing from the snapshot.
+func checkTopics(t Trigger, s *lag.Snapshot) error {
+	missing := slices.Clone(s.MissingTopics)
+	for _, topic := range t.Topics {
+		has := slices.ContainsFunc(s.Partitions, func(p lag.Partition) bool { return p.Topic == topic })
+		if !has && !slices.Contains(missing, topic) {
+			missing = append(missing, topic)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	return fmt.Errorf("%s: %w: %s", describeGroup(t.Cluster, t.Group), lag.ErrTopicNotFound, listItems(missing))
 }
 
 // countLag fills d.Partitions with the effective and counted lag of each
@@ -258,6 +295,7 @@ func (d *Decision) sum() {
 			topic.Excluded++
 		}
 		d.TotalLag = addSaturating(d.TotalLag, p.Counted)
+		d.EffectiveLag = addSaturating(d.EffectiveLag, p.EffectiveLag)
 		if p.Counted > 0 {
 			d.PartitionsWithLag++
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
 
 	"github.com/lagscaler/lagscaler/lag"
 )
@@ -316,21 +317,76 @@ func TestDecidePersistentLag(t *testing.T) {
 	}
 }
 
-// Lag stuck on transaction markers must not keep a workload awake once it is
-// excluded, so activity uses the lag after exclusion.
-func TestDecidePersistentLagDeactivates(t *testing.T) {
+// A workload scaled to zero commits nothing, so its commits age past
+// persistentLagSeconds while records arrive. Excluded lag must still wake it,
+// as in KEDA's kafka trigger, while partitions whose lag is only transaction
+// markers count 0 and do not.
+func TestDecideActivationWithPersistentLag(t *testing.T) {
 	tr := trigger(func(t *Trigger) { t.ExcludePersistentLag = true })
-	ps := lagged("orders", 1, 1)
-	for i := range ps {
-		ps[i].CommitSeenAt = decideNow.Add(-time.Hour)
+	stuck := partition("orders", 0, 1000, 1029)
+	stuck.CommitSeenAt = decideNow.Add(-time.Hour)
+	markers := partition("orders", 1, 699, 700)
+	markers.Anomaly = lag.ControlRecordsOnly
+	markers.CommitSeenAt = decideNow.Add(-time.Hour)
+
+	tests := []struct {
+		name          string
+		partitions    []lag.Partition
+		wantValue     float64
+		wantEffective int64
+		wantActive    bool
+		wantStep      string
+	}{
+		{"persistent lag wakes", []lag.Partition{stuck}, 0, 29, true,
+			"active: true, lag 29 before excluding persistent lag > activationLagThreshold 0"},
+		{"control records only stay inactive", []lag.Partition{markers}, 0, 0, false,
+			"active: false, total lag 0 <= activationLagThreshold 0"},
+		{"both", []lag.Partition{stuck, markers}, 0, 29, true,
+			"active: true, lag 29 before excluding persistent lag > activationLagThreshold 0"},
 	}
-	d, err := Decide(tr, snapshotOf(ps...), decideNow)
-	if err != nil {
-		t.Fatalf("Decide() error: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := Decide(tr, snapshotOf(tt.partitions...), decideNow)
+			if err != nil {
+				t.Fatalf("Decide() error: %v", err)
+			}
+			if d.Value != tt.wantValue {
+				t.Errorf("Decide() Value = %v, want %v", d.Value, tt.wantValue)
+			}
+			if d.Active != tt.wantActive {
+				t.Errorf("Decide() Active = %t, want %t\nsteps:\n%s", d.Active, tt.wantActive, strings.Join(d.Steps, "\n"))
+			}
+			if d.EffectiveLag != tt.wantEffective {
+				t.Errorf("Decide() EffectiveLag = %d, want %d", d.EffectiveLag, tt.wantEffective)
+			}
+			if d.PartitionsWithLag != 0 {
+				t.Errorf("Decide() PartitionsWithLag = %d, want 0", d.PartitionsWithLag)
+			}
+			if last := d.Steps[len(d.Steps)-1]; !strings.HasPrefix(last, tt.wantStep) {
+				t.Errorf("Decide() last step = %q, want prefix %q", last, tt.wantStep)
+			}
+		})
 	}
-	if d.Active || d.Value != 0 || d.PartitionsWithLag != 0 {
-		t.Errorf("Decide() Active, Value, PartitionsWithLag = %t, %v, %d, want false, 0, 0",
-			d.Active, d.Value, d.PartitionsWithLag)
+}
+
+// A topic whose metadata could not be read has one placeholder partition -1
+// with an error. partitionLimitation cannot tell which partitions it hides, so
+// the decision fails as unavailable instead of blaming the metadata.
+func TestDecideTopicErrorWithPartitionLimitation(t *testing.T) {
+	failed := lag.Partition{Topic: "orders", Partition: -1, Committed: -1, LogStart: -1, LogEnd: -1,
+		StableEnd: -1, Anomaly: lag.Unknown, Err: errors.New("LEADER_NOT_AVAILABLE")}
+	tr := trigger(func(t *Trigger) { t.Partitions = []PartitionRange{{0, 3}} })
+
+	_, err := Decide(tr, snapshotOf(failed), decideNow)
+	var unknown *UnknownLagError
+	if !errors.As(err, &unknown) {
+		t.Fatalf("Decide() error = %v, want an *UnknownLagError", err)
+	}
+	if got, want := ErrorStatus(err).Code(), codes.Unavailable; got != want {
+		t.Errorf("ErrorStatus(%v) code = %v, want %v", err, got, want)
+	}
+	if !strings.Contains(err.Error(), "LEADER_NOT_AVAILABLE") {
+		t.Errorf("Decide() error = %q, want it to contain the topic's error", err)
 	}
 }
 

@@ -26,7 +26,14 @@
 //
 // ParseMetadata rejects unknown keys, Kafka credentials (lagscaler keeps them
 // in its own configuration and never connects to hosts named in metadata)
-// and contradicting settings, and reports every problem at once.
+// and contradicting settings, and reports all problems at once: the first 10
+// in full and the number of others.
+//
+// No error message grows with the request, because KEDA sends the requests
+// of all ScaledObjects of a scaler address over one gRPC connection, which a
+// huge status message breaks. Messages repeat at most 100 bytes of a key or
+// value and list at most 10 partitions or topics. ErrorStatus cuts any
+// message to 4096 bytes.
 //
 // # Differences from KEDA's kafka trigger
 //
@@ -34,11 +41,15 @@
 //     negative number that lowers the total.
 //   - The replica cap compares exactly: with 5 partitions, lagThreshold 5 and
 //     lag 29 the value is 25 (5 replicas), not 29 (6 replicas).
-//   - Activity uses the lag after excludePersistentLag, so partitions stuck
-//     on transaction markers do not keep a workload awake.
+//   - A partition whose lag is only transaction markers counts 0, in the
+//     value and for activity, so markers neither scale out nor keep a
+//     workload awake.
 //   - excludePersistentLag drops a partition's lag once its commit has not
 //     moved for persistentLagSeconds (default 300), not after one unchanged
-//     poll, because Flink commits only when a checkpoint completes.
+//     poll, because Flink commits only when a checkpoint completes. As in
+//     KEDA's kafka trigger, it lowers only the value: activity counts the
+//     excluded lag, because a workload scaled to zero commits nothing and
+//     would otherwise never wake.
 //   - With taskSlotsPerTaskManager, the cap and even distribution count
 //     TaskManagers of that many slots instead of single consumers.
 //   - partitionLimitation without exactly one topic is rejected instead of

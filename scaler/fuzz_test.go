@@ -45,6 +45,9 @@ func FuzzParseMetadata(f *testing.F) {
 		tr, err := ParseMetadata(md, clusters...)
 		if err != nil {
 			metadataErrors(t, err)
+			if len(err.Error()) > maxTestMessage {
+				t.Fatalf("ParseMetadata error is %d bytes, want at most %d", len(err.Error()), maxTestMessage)
+			}
 			return
 		}
 		checkTrigger(t, tr, clusters)
@@ -66,8 +69,8 @@ func checkTrigger(t *testing.T, tr Trigger, clusters []Cluster) {
 	if !slices.ContainsFunc(clusters, func(c Cluster) bool { return c.Name == tr.Cluster }) {
 		t.Errorf("Cluster = %q, not a configured cluster", tr.Cluster)
 	}
-	if tr.Group == "" || strings.TrimSpace(tr.Group) != tr.Group {
-		t.Errorf("Group = %q, want non-empty and trimmed", tr.Group)
+	if tr.Group == "" || strings.TrimSpace(tr.Group) != tr.Group || len(tr.Group) > MaxGroupLength {
+		t.Errorf("Group = %q, want non-empty, trimmed and at most %d bytes", tr.Group, MaxGroupLength)
 	}
 	if !slices.IsSorted(tr.Topics) || len(slices.Compact(slices.Clone(tr.Topics))) != len(tr.Topics) {
 		t.Errorf("Topics = %q, want sorted without duplicates", tr.Topics)
@@ -79,11 +82,11 @@ func checkTrigger(t *testing.T, tr Trigger, clusters []Cluster) {
 	}
 	checkRanges(t, tr)
 
-	if tr.LagThreshold < MinLagThreshold || math.IsInf(tr.LagThreshold, 0) {
-		t.Errorf("LagThreshold = %v, want finite and at least %v", tr.LagThreshold, MinLagThreshold)
+	if !(tr.LagThreshold >= MinLagThreshold && tr.LagThreshold <= MaxLagThreshold) {
+		t.Errorf("LagThreshold = %v, want %v to %v", tr.LagThreshold, MinLagThreshold, MaxLagThreshold)
 	}
-	if !(tr.ActivationLagThreshold >= 0) || math.IsInf(tr.ActivationLagThreshold, 0) {
-		t.Errorf("ActivationLagThreshold = %v, want finite and at least 0", tr.ActivationLagThreshold)
+	if !(tr.ActivationLagThreshold >= 0 && tr.ActivationLagThreshold <= MaxLagThreshold) {
+		t.Errorf("ActivationLagThreshold = %v, want 0 to %v", tr.ActivationLagThreshold, MaxLagThreshold)
 	}
 	if tr.PersistentLag <= 0 {
 		t.Errorf("PersistentLag = %v, want positive", tr.PersistentLag)
@@ -121,6 +124,26 @@ func checkRanges(t *testing.T, tr Trigger) {
 		}
 		if i > 0 && int64(r.First) <= int64(tr.Partitions[i-1].Last)+1 {
 			t.Errorf("ranges %v and %v are not sorted and merged", tr.Partitions[i-1], r)
+		}
+	}
+	checkSelectsPartition(t, tr)
+}
+
+// checkSelectsPartition compares SelectsPartition with a linear scan at the
+// edges of every range.
+func checkSelectsPartition(t *testing.T, tr Trigger) {
+	t.Helper()
+	for _, r := range tr.Partitions {
+		for _, p := range []int64{int64(r.First) - 1, int64(r.First), int64(r.Last), int64(r.Last) + 1} {
+			if p < math.MinInt32 || p > math.MaxInt32 {
+				continue
+			}
+			want := slices.ContainsFunc(tr.Partitions, func(r PartitionRange) bool {
+				return int64(r.First) <= p && p <= int64(r.Last)
+			})
+			if got := tr.SelectsPartition(int32(p)); got != want {
+				t.Errorf("SelectsPartition(%d) = %t with ranges %v, want %t", p, got, tr.Partitions, want)
+			}
 		}
 	}
 }

@@ -1,10 +1,10 @@
 package scaler
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +48,19 @@ const (
 	// MinLagThreshold is the smallest lagThreshold. KEDA v2.21.0 hands the
 	// target to the HPA with three decimals, so a smaller one becomes 0.
 	MinLagThreshold = 0.001
+	// MaxLagThreshold is the largest lagThreshold and activationLagThreshold.
+	// KEDA's GetMetricTargetMili converts the target to int64(target*1000)
+	// milli-units for a resource.Quantity, which overflows above about
+	// 9.2e15. Up to 1e15 every whole number is exact in float64 (exact up to
+	// 2^53, about 9.007e15), so a threshold survives the conversions to
+	// int64 and back unchanged.
+	MaxLagThreshold = 1e15
+	// MaxGroupLength is the longest consumerGroup in bytes. Kafka sets no
+	// limit below the 32767 bytes of its protocol's STRING type. But
+	// lagscaler sends the group ID in the OffsetFetch and DescribeGroups
+	// requests of every refresh and repeats it in logs, metric labels and
+	// errors, so it accepts only IDs of a length people use.
+	MaxGroupLength = 1024
 )
 
 // fromEnvSuffix marks a key whose value KEDA took from an environment variable
@@ -158,20 +171,20 @@ func (t Trigger) Query() lag.Query {
 
 // SelectsPartition reports whether partition p is inside the
 // partitionLimitation, which is true for every partition when it is unset.
+// It binary-searches Partitions, which must be sorted and merged as
+// ParseMetadata returns them.
 func (t Trigger) SelectsPartition(p int32) bool {
 	if t.Partitions == nil {
 		return true
 	}
-	for _, r := range t.Partitions {
-		if p >= r.First && p <= r.Last {
-			return true
-		}
-	}
-	return false
+	// The first range that does not end before p is the only one that can
+	// contain it.
+	i := sort.Search(len(t.Partitions), func(i int) bool { return t.Partitions[i].Last >= p })
+	return i < len(t.Partitions) && t.Partitions[i].First <= p
 }
 
-// MetadataError is one problem with one trigger metadata key. ParseMetadata
-// joins all of them with errors.Join; find one with errors.As.
+// MetadataError is one problem with one trigger metadata key. The error of
+// ParseMetadata unwraps to up to 10 of them; find one with errors.As.
 type MetadataError struct {
 	// Key is the metadata key as the trigger spells it.
 	Key string
@@ -182,31 +195,31 @@ type MetadataError struct {
 	Problem string
 }
 
+// Error returns the key, the quoted value and the problem. It repeats at most
+// 100 bytes of a long key or value, followed by its full length.
 func (e *MetadataError) Error() string {
 	if e.Value == "" {
-		return fmt.Sprintf("metadata %s: %s", e.Key, e.Problem)
+		return fmt.Sprintf("metadata %s: %s", formatKey(e.Key), e.Problem)
 	}
-	return fmt.Sprintf("metadata %s=%q: %s", e.Key, e.Value, e.Problem)
+	return fmt.Sprintf("metadata %s=%s: %s", formatKey(e.Key), quote(e.Value), e.Problem)
 }
-
-// maxQuotedValue bounds how much of an offending value an error repeats.
-const maxQuotedValue = 64
 
 // ParseMetadata parses and validates the metadata of a trigger against the
 // configured clusters. Values are trimmed and an empty value counts as unset,
 // as in KEDA. A key ending in FromEnv supplies the value of the key without
-// the suffix when that key is unset. On failure it returns every problem
-// joined, each a *MetadataError.
+// the suffix when that key is unset. On failure it returns an error that
+// unwraps to the first 10 problems, each a *MetadataError, and whose message
+// lists them and counts the others within about 3 KB.
 func ParseMetadata(md map[string]string, clusters ...Cluster) (Trigger, error) {
 	p := &parser{values: map[string]string{}, names: map[string]string{}}
 	p.collect(md)
 
 	t := Trigger{
 		Cluster:                p.cluster(clusters),
-		Group:                  p.required(KeyConsumerGroup),
+		Group:                  p.group(),
 		Topics:                 p.topics(),
 		LagThreshold:           p.lagThreshold(),
-		ActivationLagThreshold: p.nonNegative(KeyActivationLagThreshold),
+		ActivationLagThreshold: p.activationLagThreshold(),
 		Policy: lag.Policy{
 			Reset:                      p.resetPolicy(),
 			ScaleToZeroOnInvalidOffset: p.boolean(KeyScaleToZeroOnInvalidOffset),
@@ -223,7 +236,7 @@ func ParseMetadata(md map[string]string, clusters ...Cluster) (Trigger, error) {
 	p.combinations(t)
 
 	if len(p.errs) > 0 {
-		return Trigger{}, errors.Join(p.errs...)
+		return Trigger{}, &metadataProblems{problems: p.errs, omitted: p.omitted}
 	}
 	return t, nil
 }
@@ -235,14 +248,22 @@ type parser struct {
 	// names maps a known key to the key its value came from, which differs
 	// for values taken from a FromEnv key.
 	names map[string]string
-	errs  []error
+	// errs are the first maxListedItems problems, and omitted counts the
+	// others.
+	errs    []error
+	omitted int
+	// listedAllowedKeys is set once a kept problem lists the allowed keys.
+	listedAllowedKeys bool
 }
 
-func (p *parser) fail(key, value, problem string) {
-	if len(value) > maxQuotedValue {
-		value = value[:maxQuotedValue] + "..."
+// fail records a problem and reports whether it is among those kept.
+func (p *parser) fail(key, value, problem string) bool {
+	if len(p.errs) == maxListedItems {
+		p.omitted++
+		return false
 	}
 	p.errs = append(p.errs, &MetadataError{Key: key, Value: value, Problem: problem})
+	return true
 }
 
 // failKey reports a problem with the value of a known key under the name the
@@ -280,7 +301,7 @@ func (p *parser) collect(md map[string]string) {
 			// KEDA resolved it from the container's environment. It may serve
 			// another tool reading the same ScaledObject, so it is not an error.
 		default:
-			p.fail(key, "", unknownKeyProblem(key))
+			p.failUnknownKey(key)
 		}
 	}
 
@@ -293,20 +314,33 @@ func (p *parser) collect(md map[string]string) {
 	}
 }
 
-func unknownKeyProblem(key string) string {
+// failUnknownKey reports an unknown key. Only the first such problem lists
+// the allowed keys, so that the error stays short however many keys are
+// unknown.
+func (p *parser) failUnknownKey(key string) {
 	for _, known := range triggerKeys {
 		if strings.EqualFold(key, known) {
-			return fmt.Sprintf("unknown key; keys are case-sensitive, did you mean %s?", known)
+			p.fail(key, "", fmt.Sprintf("unknown key; keys are case-sensitive, did you mean %s?", known))
+			return
 		}
 	}
-	return fmt.Sprintf("unknown key; allowed keys are %s, each also as <key>%s, and KEDA's own %s",
-		strings.Join(triggerKeys, ", "), fromEnvSuffix, strings.Join(kedaConnectionKeys, ", "))
+	if p.listedAllowedKeys {
+		p.fail(key, "", "unknown key")
+		return
+	}
+	p.listedAllowedKeys = p.fail(key, "", fmt.Sprintf(
+		"unknown key; allowed keys are %s, each also as <key>%s, and KEDA's own %s",
+		strings.Join(triggerKeys, ", "), fromEnvSuffix, strings.Join(kedaConnectionKeys, ", ")))
 }
 
-func (p *parser) required(key string) string {
-	value, ok := p.values[key]
-	if !ok {
-		p.fail(key, "", "required")
+func (p *parser) group() string {
+	value, ok := p.values[KeyConsumerGroup]
+	switch {
+	case !ok:
+		p.fail(KeyConsumerGroup, "", "required")
+	case len(value) > MaxGroupLength:
+		p.failKey(KeyConsumerGroup, fmt.Sprintf("longer than %d bytes, lagscaler's limit for "+
+			"consumer group IDs", MaxGroupLength))
 	}
 	return value
 }
@@ -343,17 +377,27 @@ func (p *parser) lagThreshold() float64 {
 	if !ok {
 		return DefaultLagThreshold
 	}
-	if n < MinLagThreshold {
+	switch {
+	case n < MinLagThreshold:
 		p.failKey(KeyLagThreshold, fmt.Sprintf("must be at least %g, the smallest target "+
 			"KEDA passes on to the HPA", MinLagThreshold))
+	case n > MaxLagThreshold:
+		p.failKey(KeyLagThreshold, fmt.Sprintf("must be at most %g, the largest target "+
+			"KEDA converts to a Kubernetes quantity without overflow", MaxLagThreshold))
 	}
 	return n
 }
 
-func (p *parser) nonNegative(key string) float64 {
-	n, ok := p.number(key)
-	if ok && n < 0 {
-		p.failKey(key, "must be 0 or greater")
+func (p *parser) activationLagThreshold() float64 {
+	n, ok := p.number(KeyActivationLagThreshold)
+	switch {
+	case !ok:
+		return 0
+	case n < 0:
+		p.failKey(KeyActivationLagThreshold, "must be 0 or greater")
+	case n > MaxLagThreshold:
+		p.failKey(KeyActivationLagThreshold, fmt.Sprintf("must be at most %g, the same limit as "+
+			"lagThreshold", MaxLagThreshold))
 	}
 	return n
 }

@@ -119,6 +119,22 @@ func TestParseMetadataValid(t *testing.T) {
 			},
 		},
 		{
+			name: "values at their limits",
+			md: map[string]string{
+				"consumerGroup":          strings.Repeat("g", 1024),
+				"topic":                  strings.Repeat("t", 249) + ",Orders.v2_eu-1",
+				"lagThreshold":           "1e15",
+				"activationLagThreshold": "1000000000000000",
+			},
+			clusters: []Cluster{mainCluster},
+			want: func(t *Trigger) {
+				t.Group = strings.Repeat("g", 1024)
+				t.Topics = []string{"Orders.v2_eu-1", strings.Repeat("t", 249)}
+				t.LagThreshold = 1e15
+				t.ActivationLagThreshold = 1e15
+			},
+		},
+		{
 			name: "empty values count as unset",
 			md: map[string]string{
 				"consumerGroup":       "orders-flink",
@@ -231,7 +247,22 @@ func TestParseMetadataInvalid(t *testing.T) {
 		{
 			name: "topic name too long",
 			md:   map[string]string{"consumerGroup": "g", "topic": strings.Repeat("t", 250)},
-			want: [][2]string{{"topic", "longer than 249"}},
+			want: [][2]string{{"topic", "above Kafka's maximum of 249"}},
+		},
+		{
+			name: "consumerGroup too long",
+			md:   map[string]string{"consumerGroup": strings.Repeat("g", 1025)},
+			want: [][2]string{{"consumerGroup", "longer than 1024 bytes"}},
+		},
+		{
+			name: "lagThreshold too large",
+			md:   map[string]string{"consumerGroup": "g", "lagThreshold": "1.000001e15"},
+			want: [][2]string{{"lagThreshold", "must be at most 1e+15"}},
+		},
+		{
+			name: "activationLagThreshold too large",
+			md:   map[string]string{"consumerGroup": "g", "activationLagThreshold": "9223372036854775807"},
+			want: [][2]string{{"activationLagThreshold", "must be at most 1e+15"}},
 		},
 		{
 			name: "partitionLimitation without topic",

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lagscaler/lagscaler/lag"
 )
 
 // cluster picks the configured cluster named by the cluster and
@@ -95,8 +97,6 @@ func clusterNames(clusters []Cluster) string {
 	return strings.Join(names, ", ")
 }
 
-// maxTopicNameLength is Kafka's limit on topic names.
-const maxTopicNameLength = 249
 
 // topics parses the topic key, which is one topic or a comma-separated list.
 // It returns the topics sorted and without duplicates, or nil when any item is
@@ -127,21 +127,11 @@ func (p *parser) topics() []string {
 // topicNameProblem returns the reason name is not a legal Kafka topic name,
 // or "" when it is legal.
 func topicNameProblem(name string) string {
-	switch {
-	case name == "":
+	if name == "" {
 		return "empty item; separate topic names with single commas"
-	case name == "." || name == "..":
-		return fmt.Sprintf("topic %q is not a legal Kafka topic name", name)
-	case len(name) > maxTopicNameLength:
-		return fmt.Sprintf("topic name is longer than %d characters, Kafka's limit", maxTopicNameLength)
 	}
-	for _, r := range name {
-		legal := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
-			r == '.' || r == '_' || r == '-'
-		if !legal {
-			return fmt.Sprintf("topic %q contains %q; Kafka topic names use only ASCII letters, "+
-				"digits, '.', '_' and '-'", name, r)
-		}
+	if err := lag.CheckTopicName(name); err != nil {
+		return fmt.Sprintf("topic %s is not a legal Kafka topic name: %v", quote(name), err)
 	}
 	return ""
 }
@@ -191,12 +181,12 @@ func parsePartitionRange(item string) (PartitionRange, string) {
 	first, okFirst := parsePartition(strings.TrimSpace(lo))
 	last, okLast := parsePartition(strings.TrimSpace(hi))
 	if !okFirst || !okLast {
-		return PartitionRange{}, fmt.Sprintf("invalid item %q; use partition numbers from 0 to "+
-			"2147483647 and ranges such as 10-20", item)
+		return PartitionRange{}, fmt.Sprintf("invalid item %s; use partition numbers from 0 to "+
+			"2147483647 and ranges such as 10-20", quote(item))
 	}
 	if first > last {
-		return PartitionRange{}, fmt.Sprintf("invalid range %q; the first partition must not "+
-			"exceed the last", item)
+		return PartitionRange{}, fmt.Sprintf("invalid range %s; the first partition must not "+
+			"exceed the last", quote(item))
 	}
 	return PartitionRange{First: first, Last: last}, ""
 }

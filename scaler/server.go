@@ -63,6 +63,11 @@ const DefaultStreamInterval = 5 * time.Second
 // ScaledObject.
 const warnInterval = time.Minute
 
+// maxWarnEntries bounds the warnings the server remembers for rate limiting,
+// so that requests with ever new names or errors cannot grow its memory. By
+// estimate, a full limiter takes about 1 MB.
+const maxWarnEntries = 10_000
+
 // Options configures a Server. The zero value of each field selects its
 // default.
 type Options struct {
@@ -112,7 +117,7 @@ func New(src LagSource, opts Options) *Server {
 		log:      opts.Logger,
 		observer: opts.Observer,
 		now:      opts.Now,
-		warnings: newLogLimiter(warnInterval),
+		warnings: newLogLimiter(warnInterval, maxWarnEntries),
 	}
 	if s.interval <= 0 {
 		s.interval = DefaultStreamInterval
@@ -140,7 +145,7 @@ func (s *Server) Shutdown() {
 func (s *Server) GetMetricSpec(
 	ctx context.Context, ref *pb.ScaledObjectRef,
 ) (*pb.GetMetricSpecResponse, error) {
-	t, err := ParseMetadata(ref.GetScalerMetadata(), s.clusters...)
+	t, err := s.parse(ref)
 	if err != nil {
 		return nil, s.fail(ctx, "GetMetricSpec", ref, err)
 	}
@@ -193,9 +198,16 @@ func (s *Server) IsActive(
 	return &pb.IsActiveResponse{Result: d.Active}, nil
 }
 
+// parse parses the trigger metadata of ref. Every RPC starts with it, so it
+// also expires old warning entries, which then need no new warning to go.
+func (s *Server) parse(ref *pb.ScaledObjectRef) (Trigger, error) {
+	s.warnings.sweep(s.now())
+	return ParseMetadata(ref.GetScalerMetadata(), s.clusters...)
+}
+
 // evaluate parses the trigger of ref, fetches its snapshot and decides.
 func (s *Server) evaluate(ctx context.Context, ref *pb.ScaledObjectRef) (Trigger, Decision, error) {
-	t, err := ParseMetadata(ref.GetScalerMetadata(), s.clusters...)
+	t, err := s.parse(ref)
 	if err != nil {
 		return Trigger{}, Decision{}, err
 	}
@@ -210,7 +222,7 @@ func (s *Server) decide(ctx context.Context, ref *pb.ScaledObjectRef, t Trigger)
 	if err != nil {
 		// A *lag.UnavailableError names the cluster and group already.
 		if unavailable := (*lag.UnavailableError)(nil); !errors.As(err, &unavailable) {
-			err = fmt.Errorf("cluster %q, group %q: %w", t.Cluster, t.Group, err)
+			err = fmt.Errorf("%s: %w", describeGroup(t.Cluster, t.Group), err)
 		}
 		return Decision{}, err
 	}
@@ -249,23 +261,27 @@ func (s *Server) fail(ctx context.Context, method string, ref *pb.ScaledObjectRe
 		s.log.DebugContext(ctx, "request failed", attrs...)
 		return st.Err()
 	}
-	s.warn(ctx, ref, "request failed", err, attrs...)
+	s.warn(ctx, ref, "request failed", st.Code(), err, attrs...)
 	return st.Err()
 }
 
 // refAttrs returns the log attributes that identify a ScaledObject's trigger,
-// followed by more.
+// followed by more. A group longer than MaxGroupLength, which ParseMetadata
+// rejects, is truncated.
 func refAttrs(ref *pb.ScaledObjectRef, group string, more ...any) []any {
+	if len(group) > MaxGroupLength {
+		group = truncate(group)
+	}
 	attrs := []any{"scaled_object", ref.GetName(), "namespace", ref.GetNamespace(), "group", group}
 	return append(attrs, more...)
 }
 
-// warn logs at warning level unless the same message and error for the same
-// ScaledObject was logged within warnInterval.
-func (s *Server) warn(ctx context.Context, ref *pb.ScaledObjectRef, msg string, err error,
-	attrs ...any,
+// warn logs at warning level unless the same message, status code and error
+// for the same ScaledObject was logged within warnInterval.
+func (s *Server) warn(ctx context.Context, ref *pb.ScaledObjectRef, msg string, code codes.Code,
+	err error, attrs ...any,
 ) {
-	key := ref.GetNamespace() + "/" + ref.GetName() + "\x00" + msg + "\x00" + err.Error()
+	key := s.warnings.key(ref.GetNamespace(), ref.GetName(), msg, code.String(), err.Error())
 	ok, suppressed := s.warnings.allow(key, s.now())
 	if !ok {
 		return

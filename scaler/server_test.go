@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -260,6 +261,15 @@ func TestServerErrors(t *testing.T) {
 			contains: []string{`"main"`, `"orders-flink"`, "orders[1]"},
 		},
 		{
+			name: "topic error with partitionLimitation",
+			md: map[string]string{"consumerGroup": "orders-flink", "topic": "orders",
+				"partitionLimitation": "0-3"},
+			snap: snapshotOf(lag.Partition{Topic: "orders", Partition: -1, Committed: -1, LogStart: -1,
+				LogEnd: -1, StableEnd: -1, Anomaly: lag.Unknown, Err: errors.New("LEADER_NOT_AVAILABLE")}),
+			want:     codes.Unavailable,
+			contains: []string{`"orders-flink"`, "LEADER_NOT_AVAILABLE"},
+		},
+		{
 			name:     "missing topic",
 			md:       acceptanceMetadata,
 			snap:     &lag.Snapshot{MissingTopics: []string{"orders"}},
@@ -478,7 +488,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 func TestLogLimiter(t *testing.T) {
-	l := newLogLimiter(time.Minute)
+	l := newLogLimiter(time.Minute, 100)
 	start := decideNow
 	steps := []struct {
 		key            string
@@ -494,18 +504,105 @@ func TestLogLimiter(t *testing.T) {
 		{"a", 62 * time.Second, false, 0},
 	}
 	for _, s := range steps {
-		ok, suppressed := l.allow(s.key, start.Add(s.at))
+		ok, suppressed := l.allow(l.key(s.key), start.Add(s.at))
 		if ok != s.wantOK || suppressed != s.wantSuppressed {
 			t.Errorf("allow(%q, +%v) = %t, %d, want %t, %d", s.key, s.at, ok, suppressed, s.wantOK, s.wantSuppressed)
 		}
 	}
 
-	// "b" was silent for two intervals and expires; "a" stays.
-	l.allow("c", start.Add(3*time.Minute))
+	// "b" was silent for two intervals and expires without a new record;
+	// "a" stays.
+	l.sweep(start.Add(3 * time.Minute))
 	l.mu.Lock()
-	_, hasB := l.entries["b"]
+	_, hasA := l.entries[l.key("a")]
+	_, hasB := l.entries[l.key("b")]
 	l.mu.Unlock()
 	if hasB {
 		t.Error("entry for a silent key did not expire")
+	}
+	if !hasA {
+		t.Error("entry for a recent key expired")
+	}
+}
+
+func TestLogLimiterKeySeparatesParts(t *testing.T) {
+	l := newLogLimiter(time.Minute, 100)
+	if l.key("ab", "c") == l.key("a", "bc") {
+		t.Error(`key("ab", "c") = key("a", "bc"), want different keys`)
+	}
+}
+
+func TestLogLimiterBounded(t *testing.T) {
+	const maxEntries = 100
+	l := newLogLimiter(time.Minute, maxEntries)
+	for i := range 3 * maxEntries {
+		at := decideNow.Add(time.Duration(i) * time.Millisecond)
+		if ok, _ := l.allow(l.key(fmt.Sprint(i)), at); !ok {
+			t.Fatalf("allow(key %d) = false for a new key, want true", i)
+		}
+	}
+	l.mu.Lock()
+	n := len(l.entries)
+	_, hasNewest := l.entries[l.key(fmt.Sprint(3*maxEntries-1))]
+	l.mu.Unlock()
+	if n > maxEntries {
+		t.Errorf("limiter holds %d entries, want at most %d", n, maxEntries)
+	}
+	if !hasNewest {
+		t.Error("limiter dropped the newest key instead of the oldest")
+	}
+}
+
+// A warning's entry expires after two intervals on any later request, even
+// one that succeeds.
+func TestServerExpiresWarningsWithoutNewWarning(t *testing.T) {
+	var mu sync.Mutex
+	now := decideNow
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	src := &fakeSource{snap: acceptanceSnapshot()}
+	ts := startServer(t, src, Options{Now: clock})
+	if _, err := ts.client.IsActive(t.Context(), ref(map[string]string{"consumerGroup": "g", "bogus": "1"})); err == nil {
+		t.Fatal("IsActive succeeded, want an error")
+	}
+	if n := limiterEntries(ts.server.warnings); n != 1 {
+		t.Fatalf("limiter holds %d entries after one warning, want 1", n)
+	}
+
+	mu.Lock()
+	now = now.Add(2 * warnInterval)
+	mu.Unlock()
+	if _, err := ts.client.IsActive(t.Context(), ref(acceptanceMetadata)); err != nil {
+		t.Fatalf("IsActive: %v", err)
+	}
+	if n := limiterEntries(ts.server.warnings); n != 0 {
+		t.Errorf("limiter holds %d entries two intervals after the only warning, want 0", n)
+	}
+}
+
+func limiterEntries(l *logLimiter) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.entries)
+}
+
+// KEDA shares one connection among all ScaledObjects of a scaler address, so
+// a request with huge metadata must get a short error and leave the
+// connection usable.
+func TestServerHugeMetadataKeepsConnection(t *testing.T) {
+	ts := startServer(t, &fakeSource{snap: acceptanceSnapshot()}, Options{})
+	_, err := ts.client.IsActive(t.Context(), ref(unknownKeys(40_000)))
+	st, _ := status.FromError(err)
+	if st.Code() != codes.InvalidArgument {
+		t.Fatalf("IsActive code = %v (%.300v), want %v", st.Code(), err, codes.InvalidArgument)
+	}
+	if got := len(st.Message()); got > maxTestMessage {
+		t.Errorf("IsActive message is %d bytes, want at most %d", got, maxTestMessage)
+	}
+	if _, err := ts.client.GetMetricSpec(t.Context(), ref(acceptanceMetadata)); err != nil {
+		t.Errorf("GetMetricSpec after the huge request: %v", err)
 	}
 }

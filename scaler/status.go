@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -24,9 +23,11 @@ type UnknownLagError struct {
 	Err error
 }
 
+// Error names the first 10 partitions and the first 10 errors that Err joins,
+// and counts the others.
 func (e *UnknownLagError) Error() string {
-	return fmt.Sprintf("cluster %q, group %q: lag unknown for %d partitions (%s): %v",
-		e.Cluster, e.Group, len(e.Partitions), strings.Join(e.Partitions, ", "), e.Err)
+	return fmt.Sprintf("%s: lag unknown for %d partitions (%s): %s",
+		describeGroup(e.Cluster, e.Group), len(e.Partitions), listItems(e.Partitions), listErrors(e.Err))
 }
 
 func (e *UnknownLagError) Unwrap() error { return e.Err }
@@ -40,10 +41,13 @@ func (e *UnknownLagError) Unwrap() error { return e.Err }
 //     failed;
 //   - context.DeadlineExceeded: DeadlineExceeded; context.Canceled: Canceled;
 //   - lag.ErrGroupNotFound and lag.ErrTopicNotFound: NotFound;
+//   - lag.ErrTooManyQueries: ResourceExhausted;
 //   - anything else: Internal.
 //
 // The message is err's text, which names the cluster and group for errors
-// from Decide and from the server's calls to its LagSource.
+// from Decide and from the server's calls to its LagSource. A text longer
+// than 4096 bytes is cut and ends with "…" and its full length, because KEDA
+// shares the connection that a huge status message would break.
 func ErrorStatus(err error) *status.Status {
 	if err == nil {
 		return status.New(codes.OK, "")
@@ -51,7 +55,7 @@ func ErrorStatus(err error) *status.Status {
 	if s, ok := status.FromError(err); ok {
 		return s
 	}
-	return status.New(errorCode(err), err.Error())
+	return status.New(errorCode(err), boundMessage(err.Error()))
 }
 
 func errorCode(err error) codes.Code {
@@ -69,6 +73,8 @@ func errorCode(err error) codes.Code {
 		return codes.Canceled
 	case errors.Is(err, lag.ErrGroupNotFound), errors.Is(err, lag.ErrTopicNotFound):
 		return codes.NotFound
+	case errors.Is(err, lag.ErrTooManyQueries):
+		return codes.ResourceExhausted
 	}
 	return codes.Internal
 }

@@ -30,6 +30,7 @@ func TestErrorStatus(t *testing.T) {
 		{"deadline", fmt.Errorf("waiting: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
 		{"canceled", context.Canceled, codes.Canceled},
 		{"group not found", fmt.Errorf("x: %w", lag.ErrGroupNotFound), codes.NotFound},
+		{"too many queries", fmt.Errorf("x: %w", lag.ErrTooManyQueries), codes.ResourceExhausted},
 		{"topic not found", fmt.Errorf("x: %w", lag.ErrTopicNotFound), codes.NotFound},
 		{"status kept", status.Error(codes.ResourceExhausted, "slow down"), codes.ResourceExhausted},
 		{"other", errors.New("boom"), codes.Internal},

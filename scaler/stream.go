@@ -2,7 +2,6 @@ package scaler
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -24,7 +23,7 @@ var errShuttingDown = status.Error(codes.Unavailable, "lagscaler is shutting dow
 func (s *Server) StreamIsActive(
 	ref *pb.ScaledObjectRef, stream grpc.ServerStreamingServer[pb.IsActiveResponse],
 ) error {
-	t, err := ParseMetadata(ref.GetScalerMetadata(), s.clusters...)
+	t, err := s.parse(ref)
 	if err != nil {
 		return s.fail(stream.Context(), "StreamIsActive", ref, err)
 	}
@@ -42,8 +41,9 @@ func (s *Server) StreamIsActive(
 		d, err := s.decide(ctx, ref, t)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			s.warn(ctx, ref, "stream evaluation failed", err, refAttrs(ref, t.Group,
-				"method", "StreamIsActive", "code", ErrorStatus(err).Code().String(), "err", err)...)
+			code := ErrorStatus(err).Code()
+			s.warn(ctx, ref, "stream evaluation failed", code, err, refAttrs(ref, t.Group,
+				"method", "StreamIsActive", "code", code.String(), "err", err)...)
 		case err == nil && (!sent || d.Active != last):
 			if err := stream.Send(&pb.IsActiveResponse{Result: d.Active}); err != nil {
 				return err
@@ -67,7 +67,7 @@ func (s *Server) StreamIsActive(
 func (s *Server) StreamMetricSpec(
 	ref *pb.ScaledObjectRef, stream grpc.ServerStreamingServer[pb.GetMetricSpecResponse],
 ) error {
-	t, err := ParseMetadata(ref.GetScalerMetadata(), s.clusters...)
+	t, err := s.parse(ref)
 	if err != nil {
 		return s.fail(stream.Context(), "StreamMetricSpec", ref, err)
 	}
@@ -100,56 +100,4 @@ func (s *Server) streamEnd(callCtx context.Context) error {
 		return ErrorStatus(err).Err()
 	}
 	return errShuttingDown
-}
-
-// logLimiter lets a repeated log record through at most once per interval
-// per key. Each call at least one interval after the previous sweep removes
-// entries older than two intervals, so that keys of deleted ScaledObjects do
-// not accumulate.
-type logLimiter struct {
-	interval time.Duration
-
-	mu        sync.Mutex
-	entries   map[string]*limitEntry
-	lastSweep time.Time
-}
-
-type limitEntry struct {
-	loggedAt   time.Time
-	suppressed int
-}
-
-func newLogLimiter(interval time.Duration) *logLimiter {
-	return &logLimiter{interval: interval, entries: map[string]*limitEntry{}}
-}
-
-// allow reports whether a record for key may be logged at now and, if so, how
-// many records for key it suppressed since the last one.
-func (l *logLimiter) allow(key string, now time.Time) (ok bool, suppressed int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-
-	// A key that repeats more often than the interval is logged again within
-	// two intervals, so only silent keys are older than that.
-	if now.Sub(l.lastSweep) >= l.interval {
-		for k, e := range l.entries {
-			if now.Sub(e.loggedAt) >= 2*l.interval {
-				delete(l.entries, k)
-			}
-		}
-		l.lastSweep = now
-	}
-
-	e, found := l.entries[key]
-	if found && now.Sub(e.loggedAt) < l.interval {
-		e.suppressed++
-		return false, 0
-	}
-	if !found {
-		e = &limitEntry{}
-		l.entries[key] = e
-	}
-	suppressed = e.suppressed
-	*e = limitEntry{loggedAt: now}
-	return true, suppressed
 }

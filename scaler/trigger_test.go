@@ -71,3 +71,13 @@ func TestMetricNameDistinguishes(t *testing.T) {
 		t.Errorf("MetricName() changed with threshold and partitions: %q, want %q", settings.MetricName(), base.MetricName())
 	}
 }
+
+func TestSelectsPartitionManyRanges(t *testing.T) {
+	tr := Trigger{Partitions: manyRanges(1000)}
+	for p := int32(-1); p <= 3001; p++ {
+		want := p >= 0 && p < 3000 && p%3 != 2
+		if got := tr.SelectsPartition(p); got != want {
+			t.Errorf("SelectsPartition(%d) = %t, want %t", p, got, want)
+		}
+	}
+}

@@ -111,6 +111,13 @@ func (f *explainFlags) validate() error {
 	if f.maxReplicas < 1 {
 		errs = append(errs, fmt.Errorf("invalid --max-replicas %d: use 1 or more", f.maxReplicas))
 	}
+	// With -f, a flag given alone is checked against the ScaledObject's
+	// other count once the file is read.
+	bothFromFlags := f.file == "" || f.minSet && f.maxSet
+	if bothFromFlags && f.minReplicas > f.maxReplicas {
+		errs = append(errs, fmt.Errorf("invalid --min-replicas %d: use a value no higher than --max-replicas %d",
+			f.minReplicas, f.maxReplicas))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return usageError(err)
 	}

@@ -185,6 +185,14 @@ func TestExplainFlagErrors(t *testing.T) {
 			[]string{"--current-replicas -2"}},
 		{"zero max", []string{"--metadata", "consumerGroup=g", "--snapshot", snapshot, "--max-replicas", "0"},
 			[]string{"--max-replicas 0"}},
+		{"metadata min above max", []string{"--metadata", "consumerGroup=orders-flink", "--snapshot", snapshot,
+			"--min-replicas", "5", "--max-replicas", "2"}, []string{"--min-replicas 5", "--max-replicas 2"}},
+		{"metadata min above default max", []string{"--metadata", "consumerGroup=orders-flink", "--snapshot", snapshot,
+			"--min-replicas", "101"}, []string{"--min-replicas 101", "--max-replicas 100"}},
+		{"file min above max flags", []string{"-f", "testdata/explain/basic.yaml", "--snapshot", snapshot,
+			"--min-replicas", "5", "--max-replicas", "2"}, []string{"--min-replicas 5", "--max-replicas 2"}},
+		{"file min above max flag", []string{"-f", "testdata/explain/basic.yaml", "--snapshot", snapshot,
+			"--min-replicas", "11"}, []string{"minReplicaCount 11 is above maxReplicaCount 10"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

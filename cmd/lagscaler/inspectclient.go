@@ -105,9 +105,12 @@ type serverLagSource struct {
 	timeout time.Duration
 	groups  []string
 	pattern *regexp.Regexp
-	topics  []string
-	isolate lag.Isolation
-	policy  lag.ResetPolicy
+	// patternText is --group-pattern as the user typed it, without the
+	// anchors that pattern adds.
+	patternText string
+	topics      []string
+	isolate     lag.Isolation
+	policy      lag.ResetPolicy
 }
 
 func (s *serverLagSource) close() { s.conn.Close() }
@@ -125,7 +128,7 @@ func (s *serverLagSource) fetch(ctx context.Context) (fetchResult, error) {
 		}
 		if len(groups) == 0 {
 			res.notFound = append(res.notFound, fmt.Sprintf("no consumer group of cluster %q in the cache of the scaler at %s "+
-				"matches --group-pattern %q", s.cluster, s.address, s.pattern.String()))
+				"matches --group-pattern %q", s.cluster, s.address, s.patternText))
 			return res, nil
 		}
 	}

@@ -111,6 +111,10 @@ func TestLagFromServerErrors(t *testing.T) {
 			exitFailure, "127.0.0.1:1"},
 		{"bad CA file", []string{"--server", addr, "--group", "flink", "--server-tls-ca", "/nonexistent/ca.pem"},
 			exitUsage, "--server-tls-ca"},
+		{"comma in topic", []string{"--server", addr, "--cluster", "main", "--group", "flink", "--topic", "orders,gone"},
+			exitUsage, `invalid --topic "orders,gone"`},
+		{"pattern matches nothing", []string{"--server", addr, "--cluster", "main", "--group-pattern", "pay"},
+			exitNotFound, `matches --group-pattern "pay"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -105,9 +106,7 @@ func (f *lagFlags) validate() error {
 	errs = append(errs, f.server.validate()...)
 	errs = append(errs, checkGroupSelection(f.groups, f.groupPattern)...)
 	for _, topic := range f.topics {
-		if topic == "" {
-			errs = append(errs, errors.New(`invalid --topic "": a topic name is required`))
-		}
+		errs = append(errs, checkTopicFlag(topic))
 	}
 	errs = append(errs,
 		checkChoice("--output", f.output, outputFormats),
@@ -122,6 +121,18 @@ func (f *lagFlags) validate() error {
 		return usageError(err)
 	}
 	return nil
+}
+
+// checkTopicFlag returns the problem with one --topic value, or nil.
+func checkTopicFlag(topic string) error {
+	err := lag.CheckTopicName(topic)
+	switch {
+	case err == nil:
+		return nil
+	case strings.Contains(topic, ","):
+		return fmt.Errorf("invalid --topic %q: %w; repeat --topic for each topic", topic, err)
+	}
+	return fmt.Errorf("invalid --topic %q: %w", topic, err)
 }
 
 // checkGroupSelection returns the problems with --group and --group-pattern.
@@ -207,8 +218,8 @@ func (f *lagFlags) source() (lagSource, error) {
 		}
 		return &serverLagSource{
 			conn: conn, client: inspectv1.NewInspectClient(conn), address: f.server.address, cluster: cluster,
-			timeout: f.target.timeout, groups: groups, pattern: pattern, topics: f.topics,
-			isolate: isolation, policy: policy,
+			timeout: f.target.timeout, groups: groups, pattern: pattern, patternText: f.groupPattern,
+			topics: f.topics, isolate: isolation, policy: policy,
 		}, nil
 	}
 
@@ -221,8 +232,8 @@ func (f *lagFlags) source() (lagSource, error) {
 		return nil, err
 	}
 	return &kafkaLagSource{
-		kafka: kafka, groups: groups, pattern: pattern, topics: f.topics,
-		isolate: isolation, policy: lag.Policy{Reset: policy},
+		kafka: kafka, groups: groups, pattern: pattern, patternText: f.groupPattern,
+		topics: f.topics, isolate: isolation, policy: lag.Policy{Reset: policy},
 	}, nil
 }
 

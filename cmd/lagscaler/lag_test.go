@@ -220,6 +220,18 @@ func TestLagExitCodes(t *testing.T) {
 			exitUsage, []string{"--server-tls-ca", "need --server"}},
 		{"unknown flag", []string{"--bootstrap-server", k.bootstrap, "--group", "flink", "--colour"},
 			exitUsage, []string{"--colour"}},
+		{"comma in topic", []string{"--bootstrap-server", k.bootstrap, "--group", "flink", "--topic", "orders,payments"},
+			exitUsage, []string{`invalid --topic "orders,payments"`, "contains ','", "repeat --topic"}},
+		{"illegal topic character", []string{"--bootstrap-server", k.bootstrap, "--group", "flink", "--topic", "orders/eu"},
+			exitUsage, []string{`invalid --topic "orders/eu"`, "contains '/'"}},
+		{"topic dot", []string{"--bootstrap-server", k.bootstrap, "--group", "flink", "--topic", ".."},
+			exitUsage, []string{`invalid --topic ".."`}},
+		{"topic too long", []string{"--bootstrap-server", k.bootstrap, "--group", "flink", "--topic", strings.Repeat("t", 250)},
+			exitUsage, []string{"250 characters", "249"}},
+		{"empty topic", []string{"--bootstrap-server", k.bootstrap, "--group", "flink", "--topic", ""},
+			exitUsage, []string{`invalid --topic ""`}},
+		{"pattern matches nothing", []string{"--bootstrap-server", k.bootstrap, "--group-pattern", "pay"},
+			exitNotFound, []string{`--group-pattern "pay"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -72,6 +73,12 @@ exporter; "lagscaler lag", "groups" and "explain" inspect lag from a terminal;
 "lagscaler demo" shows autoscaling against an in-process Kafka.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// With Args and RunE set, cobra reports an unknown command from
+		// argument validation, whose error can carry an exit code. Without
+		// them it reports it from command lookup, which no hook can wrap.
+		Args:                       rejectUnknownCommand,
+		RunE:                       func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		SuggestionsMinimumDistance: 2,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
@@ -82,5 +89,56 @@ exporter; "lagscaler lag", "groups" and "explain" inspect lag from a terminal;
 		newDemoCommand(),
 		newVersionCommand(),
 	)
+	// cobra adds its help and completion commands only when it executes,
+	// which is too late for the changes below.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, cmd := range root.Commands() {
+		if cmd.Name() == "help" {
+			cmd.Args = rejectUnknownHelpTopic
+		}
+	}
+	wrapArgumentErrors(root)
 	return root
+}
+
+// rejectUnknownCommand returns an error for any argument of the root
+// command, because every argument there names an unknown command.
+func rejectUnknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if suggestions := cmd.SuggestionsFor(args[0]); len(suggestions) > 0 {
+		msg += "; did you mean " + strings.Join(suggestions, " or ") + "?"
+	}
+	return errors.New(msg)
+}
+
+// rejectUnknownHelpTopic returns an error when the arguments of "lagscaler
+// help" name no command. cobra's help command would print the root help and
+// succeed, because the root command accepts arguments.
+func rejectUnknownHelpTopic(cmd *cobra.Command, args []string) error {
+	root := cmd.Root()
+	if found, _, err := root.Find(args); err == nil && found == root {
+		return rejectUnknownCommand(root, args)
+	}
+	return nil
+}
+
+// wrapArgumentErrors makes the positional-argument errors of cmd and its
+// subcommands usage errors. cobra returns them as they are, before any hook
+// runs.
+func wrapArgumentErrors(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				return usageError(err)
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		wrapArgumentErrors(sub)
+	}
 }

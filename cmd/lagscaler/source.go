@@ -94,9 +94,12 @@ type kafkaLagSource struct {
 	kafka   *kafkaReader
 	groups  []string
 	pattern *regexp.Regexp
-	topics  []string
-	isolate lag.Isolation
-	policy  lag.Policy
+	// patternText is --group-pattern as the user typed it, without the
+	// anchors that pattern adds.
+	patternText string
+	topics      []string
+	isolate     lag.Isolation
+	policy      lag.Policy
 }
 
 func (s *kafkaLagSource) close() { s.kafka.close() }
@@ -115,7 +118,7 @@ func (s *kafkaLagSource) fetch(ctx context.Context) (fetchResult, error) {
 		groups = matchingGroups(consumerGroupNames(listed), s.pattern)
 		if len(groups) == 0 {
 			res.notFound = append(res.notFound, fmt.Sprintf("no consumer group on cluster %q matches --group-pattern %q",
-				s.kafka.cluster.Name, s.pattern.String()))
+				s.kafka.cluster.Name, s.patternText))
 			return res, nil
 		}
 	}
