@@ -97,7 +97,6 @@ func clusterNames(clusters []Cluster) string {
 	return strings.Join(names, ", ")
 }
 
-
 // topics parses the topic key, which is one topic or a comma-separated list.
 // It returns the topics sorted and without duplicates, or nil when any item is
 // invalid.
