@@ -12,9 +12,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,7 +81,7 @@ func Load(path string) (*Config, error) {
 	}
 	var cfg Config
 	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
+		return nil, fmt.Errorf("config file %s: %s", path, decodeProblem(err))
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
@@ -149,11 +151,28 @@ func (c *Config) Validate() error {
 }
 
 func checkHostPort(s string) error {
-	i := strings.LastIndex(s, ":")
-	if s == "" || i <= 0 || i == len(s)-1 {
-		return fmt.Errorf("broker %q is invalid: use host:port", s)
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return fmt.Errorf("broker %q is invalid: use host:port, with brackets around an IPv6 address", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("broker %q has an invalid port: use a number from 1 to 65535", s)
 	}
 	return nil
+}
+
+// decodeProblem returns the message of a YAML decoding error without the
+// layers of JSON decoder wording that sigs.k8s.io/yaml wraps it in, and with
+// the fields a misspelt key can be checked against.
+func decodeProblem(err error) string {
+	msg := err.Error()
+	for _, prefix := range []string{"error unmarshaling JSON: ", "while decoding JSON: ", "json: "} {
+		msg = strings.TrimPrefix(msg, prefix)
+	}
+	if strings.HasPrefix(msg, "unknown field") {
+		msg += "; see the configuration file section of the README for the allowed fields"
+	}
+	return msg
 }
 
 // ClusterNames returns the configured cluster names in file order.

@@ -393,3 +393,33 @@ func TestLoadTLSAndSASL(t *testing.T) {
 		t.Errorf("Load cluster mismatch (-want +got):\n%s", diff)
 	}
 }
+
+func TestCheckHostPort(t *testing.T) {
+	for _, good := range []string{"kafka-0:9092", "127.0.0.1:1", "[::1]:9092"} {
+		if err := checkHostPort(good); err != nil {
+			t.Errorf("checkHostPort(%q) = %v, want nil", good, err)
+		}
+	}
+	for _, bad := range []string{"", "nohost", ":9092", "a:b:c", "kafka:", "kafka:0", "kafka:70000", "kafka:http"} {
+		if err := checkHostPort(bad); err == nil {
+			t.Errorf("checkHostPort(%q) = nil, want an error", bad)
+		}
+	}
+}
+
+func TestLoadUnknownFieldMessage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte("clusters:\n  - name: a\n    brokers: [h:1]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	if err == nil {
+		t.Fatal("Load returned no error for an unknown field")
+	}
+	if strings.Contains(err.Error(), "JSON") {
+		t.Errorf("error %q mentions JSON for a YAML file", err)
+	}
+	if !strings.Contains(err.Error(), `unknown field "brokers"`) {
+		t.Errorf("error %q does not name the unknown field", err)
+	}
+}
