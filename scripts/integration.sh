@@ -10,7 +10,8 @@ log=test.log
 status=0
 go test -count=1 -timeout 20m -v ./... >"$log" 2>&1 || status=$?
 
-grep -E -A1 -- '--- SKIP' "$log" | grep -v -- '^--$' || true
+# go test -v prints a skip's reason on the line before its '--- SKIP' line.
+grep -E -B1 -- '--- SKIP' "$log" | grep -v -- '^--$' || true
 if [[ "$status" -ne 0 ]]; then
 	grep -E -B2 -A30 -- '--- FAIL|^panic' "$log" | head -n 300 || true
 fi

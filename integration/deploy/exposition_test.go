@@ -1,14 +1,8 @@
 package deploy
 
 import (
-	"context"
-	"net"
-	"net/http"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestCheckExposition(t *testing.T) {
@@ -54,47 +48,3 @@ lagscaler_surprise 1
 	}
 }
 
-// TestRunningServerExportsReferencedMetrics reads /metrics of a running
-// `lagscaler serve` and checks it against Catalog and the monitoring
-// queries. Set LAGSCALER_TEST_METRICS_URL (a loopback address such as
-// http://127.0.0.1:8080/metrics) to a server that has handled KEDA calls
-// and read lag for at least one group, so that every family has series.
-// TestServeExportsReferencedMetrics in the parent integration package runs
-// the same check against a server that it starts and drives.
-func TestRunningServerExportsReferencedMetrics(t *testing.T) {
-	raw := os.Getenv("LAGSCALER_TEST_METRICS_URL")
-	if raw == "" {
-		t.Skip("LAGSCALER_TEST_METRICS_URL is unset; set it to the /metrics URL of a running lagscaler serve")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("LAGSCALER_TEST_METRICS_URL %q: %v", raw, err)
-	}
-	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		t.Fatalf("LAGSCALER_TEST_METRICS_URL host %q is not a loopback address", u.Hostname())
-	}
-
-	referenced, err := ReferencedMetrics(repoRoot(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "text/plain; version=0.0.4")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: status %s", u, resp.Status)
-	}
-	if err := CheckExposition(resp.Body, referenced); err != nil {
-		t.Error(err)
-	}
-}
