@@ -16,7 +16,7 @@ type CacheOptions struct {
 	// Default 5s.
 	RefreshInterval time.Duration
 	// IdleExpiry drops a query that no caller requested for this long. KEDA
-	// never says that a ScaledObject was deleted, so state expires by time.
+	// does not report that a ScaledObject was deleted, so state expires by time.
 	// Default 10m.
 	IdleExpiry time.Duration
 	// MaxStaleness is the oldest snapshot Get returns; an older one is an
@@ -233,7 +233,7 @@ func (c *Cache) refresh(ctx context.Context, name string, cc *clusterCache, all 
 	cancel()
 	took := c.now().Sub(start)
 	if ctx.Err() != nil {
-		// Run is stopping: the errors of this read say nothing about Kafka.
+		// Run is stopping, so the errors of this read are not Kafka failures.
 		return
 	}
 
@@ -246,7 +246,7 @@ func (c *Cache) refresh(ctx context.Context, name string, cc *clusterCache, all 
 
 // store saves results into their entries. It returns an error for the
 // cluster only when every query of the batch was unavailable: one group
-// that fails, for example with an invalid ID, says nothing about the
+// that fails, for example with an invalid ID, is no failure of the
 // cluster.
 func (c *Cache) store(cc *clusterCache, batch []*entry, results []Result) error {
 	var clusterErr error

@@ -121,11 +121,11 @@ func (r *Reader) Read(ctx context.Context, queries []Query) []Result {
 	return results
 }
 
-// commitRetries is how many more times fetchCommits asks for the groups
+// commitRetries is how many more times fetchCommits requests the groups
 // whose coordinator was not ready.
 const commitRetries = 5
 
-// fetchCommits reads the commits of groups and asks again, with a short
+// fetchCommits reads the commits of groups and requests them again, with a short
 // backoff, for groups whose coordinator is not ready: on a new cluster the
 // offsets topic is created by the first such request, and a coordinator that
 // moved loads its groups before it serves them.

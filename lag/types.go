@@ -187,7 +187,7 @@ func (s *Snapshot) Topics() []string {
 
 // ErrGroupNotFound is returned when a query names no topic and the group has
 // no committed offsets, so there is nothing to select topics from. The group
-// may still exist with members; Snapshot.State tells the two apart where a
+// may still exist with members; Snapshot.State distinguishes the two where a
 // caller needs to.
 var ErrGroupNotFound = errors.New("no committed offsets to select topics from")
 

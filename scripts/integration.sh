@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the integration tests and prints what go test hides for passing
-# packages: which tests were skipped and why. The tests fetch the Kafka jars
-# and start their broker themselves; without Java or Maven they skip, unless
-# CI is set, in which case they fail. The full -v log is integration/test.log.
+# Runs the integration tests and prints which tests were skipped and why,
+# because go test hides that for passing packages. The tests fetch the Kafka
+# jars and start their broker themselves. Without Java or Maven they skip,
+# unless CI is set, in which case they fail. The full -v log is
+# integration/test.log.
 set -euo pipefail
 cd "$(dirname "$0")/../integration"
 

@@ -54,7 +54,7 @@ func (m *serveMetrics) registerLag(cache *lag.Cache, cfg *config.Config, maxAge 
 	perPartition := make(map[[2]string]bool)
 	for _, g := range cfg.Metrics.Groups {
 		key := [2]string{g.Cluster, g.Group}
-		// A group listed twice exports partitions if any entry asks for it.
+		// A group listed twice exports partitions if any of its entries enables them.
 		perPartition[key] = perPartition[key] || g.ExportPartitions()
 	}
 	_, err := metrics.NewLagCollector(m.registry, cache, metrics.LagOptions{

@@ -3,7 +3,7 @@
 // ScaledObject asking for them.
 //
 // Kafka connection settings live here and never in ScaledObject metadata, so
-// that whoever can write a ScaledObject cannot aim lagscaler at another host.
+// that a user who can write a ScaledObject cannot aim lagscaler at another host.
 // The file names TLS and SASL secrets by path and never contains them, so it
 // can be a ConfigMap while the secrets stay in a Secret. Load reports every
 // problem of a file at once, and Cluster.ClientOptions reads the secret files.
@@ -50,7 +50,7 @@ type Cluster struct {
 }
 
 // Metrics lists groups exported on /metrics whether or not a ScaledObject
-// asks for them.
+// requests them.
 type Metrics struct {
 	Groups []MetricsGroup `json:"groups,omitempty"`
 }
