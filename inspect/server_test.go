@@ -9,9 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -19,6 +16,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/lagscaler/lagscaler/internal/kafkatest"
 	"github.com/lagscaler/lagscaler/lag"
 	inspectv1 "github.com/lagscaler/lagscaler/proto/inspect/v1"
 )
@@ -29,37 +27,11 @@ import (
 func newTestServer(t *testing.T) inspectv1.InspectClient {
 	t.Helper()
 	ctx := context.Background()
-	fake, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatalf("kfake.NewCluster: %v", err)
-	}
-	t.Cleanup(fake.Close)
-	client, err := kgo.NewClient(kgo.SeedBrokers(fake.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatalf("kgo.NewClient: %v", err)
-	}
-	t.Cleanup(client.Close)
-	admin := kadm.NewClient(client)
-	if _, err := admin.CreateTopic(ctx, 2, 1, nil, "orders"); err != nil {
-		t.Fatalf("CreateTopic: %v", err)
-	}
-	var records []*kgo.Record
-	for p, n := range []int{100, 10} {
-		for range n {
-			records = append(records, &kgo.Record{Topic: "orders", Partition: int32(p), Value: []byte("x")})
-		}
-	}
-	if err := client.ProduceSync(ctx, records...).FirstErr(); err != nil {
-		t.Fatalf("produce: %v", err)
-	}
-	offsets := kadm.Offsets{}
-	offsets.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 40, LeaderEpoch: -1})
-	offsets.Add(kadm.Offset{Topic: "orders", Partition: 1, At: 10, LeaderEpoch: -1})
-	if err := admin.CommitAllOffsets(ctx, "flink", offsets); err != nil {
-		t.Fatalf("CommitAllOffsets: %v", err)
-	}
+	kafka := kafkatest.New(t)
+	kafka.CreateTopic(t, "orders", []int{100, 10})
+	kafka.Commit(t, "flink", "orders", []int64{40, 10})
 
-	cache := lag.NewCache([]*lag.Reader{lag.NewReader("main", client)}, lag.CacheOptions{RefreshInterval: time.Hour})
+	cache := lag.NewCache([]*lag.Reader{lag.NewReader("main", kafka.Client)}, lag.CacheOptions{RefreshInterval: time.Hour})
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

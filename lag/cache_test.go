@@ -12,6 +12,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lagscaler/lagscaler/internal/kafkatest"
 )
 
 // requestCounter counts requests sent to brokers by Kafka API key.
@@ -57,16 +59,12 @@ func startCache(t *testing.T, r *Reader, opts CacheOptions) *Cache {
 }
 
 func TestCacheCoalescesCallers(t *testing.T) {
-	tc := newTestCluster(t)
-	tc.createTopic(t, "orders", []int{10, 10})
-	tc.commit(t, "flink", "orders", []int64{5, 5})
+	tc := kafkatest.New(t)
+	tc.CreateTopic(t, "orders", []int{10, 10})
+	tc.Commit(t, "flink", "orders", []int64{5, 5})
 
 	counter := &requestCounter{}
-	client, err := kgo.NewClient(kgo.SeedBrokers(tc.fake.ListenAddrs()...), kgo.WithHooks(counter))
-	if err != nil {
-		t.Fatalf("kgo.NewClient: %v", err)
-	}
-	defer client.Close()
+	client := tc.NewClient(t, kgo.WithHooks(counter))
 	cache := startCache(t, NewReader("test", client), CacheOptions{RefreshInterval: time.Hour})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -96,11 +94,11 @@ func TestCacheCoalescesCallers(t *testing.T) {
 }
 
 func TestCacheStaleAndExpired(t *testing.T) {
-	tc := newTestCluster(t)
-	tc.createTopic(t, "orders", []int{10})
-	tc.commit(t, "g", "orders", []int64{5})
+	tc := kafkatest.New(t)
+	tc.CreateTopic(t, "orders", []int{10})
+	tc.Commit(t, "g", "orders", []int64{5})
 
-	cache := startCache(t, NewReader("test", tc.client), CacheOptions{
+	cache := startCache(t, NewReader("test", tc.Client), CacheOptions{
 		RefreshInterval: time.Hour, MaxStaleness: time.Minute, IdleExpiry: 10 * time.Minute,
 	})
 	q := Query{Cluster: "test", Group: "g", Topics: []string{"orders"}}
@@ -194,9 +192,9 @@ func waitFor(limit time.Duration, ok func() bool) error {
 }
 
 func TestCacheMaxQueries(t *testing.T) {
-	tc := newTestCluster(t)
-	tc.createTopic(t, "orders", []int{10})
-	cache := startCache(t, NewReader("test", tc.client), CacheOptions{RefreshInterval: time.Hour, MaxQueries: 2})
+	tc := kafkatest.New(t)
+	tc.CreateTopic(t, "orders", []int{10})
+	cache := startCache(t, NewReader("test", tc.Client), CacheOptions{RefreshInterval: time.Hour, MaxQueries: 2})
 	ctx := context.Background()
 	for _, group := range []string{"a", "b"} {
 		if _, err := cache.Get(ctx, Query{Cluster: "test", Group: group, Topics: []string{"orders"}}); err != nil {

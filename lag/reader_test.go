@@ -10,76 +10,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lagscaler/lagscaler/internal/kafkatest"
 )
 
-// testCluster is an in-process kfake broker with an admin client.
-type testCluster struct {
-	fake   *kfake.Cluster
-	client *kgo.Client
-	admin  *kadm.Client
-}
-
-func newTestCluster(t *testing.T) *testCluster {
-	t.Helper()
-	fake, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatalf("kfake.NewCluster: %v", err)
-	}
-	t.Cleanup(fake.Close)
-	client, err := kgo.NewClient(kgo.SeedBrokers(fake.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatalf("kgo.NewClient: %v", err)
-	}
-	t.Cleanup(client.Close)
-	return &testCluster{fake: fake, client: client, admin: kadm.NewClient(client)}
-}
-
-// createTopic creates topic with one partition per entry of records and
-// produces that many records to each partition.
-func (tc *testCluster) createTopic(t *testing.T, topic string, records []int) {
-	t.Helper()
-	ctx := context.Background()
-	if _, err := tc.admin.CreateTopic(ctx, int32(len(records)), 1, nil, topic); err != nil {
-		t.Fatalf("CreateTopic(%s): %v", topic, err)
-	}
-	tc.produce(t, topic, records)
-}
-
-func (tc *testCluster) produce(t *testing.T, topic string, records []int) {
-	t.Helper()
-	var batch []*kgo.Record
-	for partition, n := range records {
-		for i := range n {
-			batch = append(batch, &kgo.Record{Topic: topic, Partition: int32(partition), Value: fmt.Appendf(nil, "%d", i)})
-		}
-	}
-	if err := tc.client.ProduceSync(context.Background(), batch...).FirstErr(); err != nil {
-		t.Fatalf("produce to %s: %v", topic, err)
-	}
-}
-
-// commit commits offsets per partition of topic for group; a negative offset
-// leaves that partition uncommitted.
-func (tc *testCluster) commit(t *testing.T, group, topic string, offsets []int64) {
-	t.Helper()
-	os := make(kadm.Offsets)
-	for partition, at := range offsets {
-		if at >= 0 {
-			os.Add(kadm.Offset{Topic: topic, Partition: int32(partition), At: at, LeaderEpoch: -1})
-		}
-	}
-	if err := tc.admin.CommitAllOffsets(context.Background(), group, os); err != nil {
-		t.Fatalf("CommitAllOffsets(%s): %v", group, err)
-	}
-}
-
-func (tc *testCluster) read(t *testing.T, q Query) Result {
+func read(t *testing.T, tc *kafkatest.Cluster, q Query) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return NewReader("test", tc.client).Read(ctx, []Query{q})[0]
+	return NewReader("test", tc.Client).Read(ctx, []Query{q})[0]
 }
 
 // row is the comparable part of a Partition.
@@ -105,11 +45,11 @@ func rows(s *Snapshot) []row {
 }
 
 func TestReadMixedPartitions(t *testing.T) {
-	tc := newTestCluster(t)
-	tc.createTopic(t, "orders", []int{100, 200, 0, 50, 10, 10})
-	tc.commit(t, "flink", "orders", []int64{50, 200, -1, 60, 2, 10})
+	tc := kafkatest.New(t)
+	tc.CreateTopic(t, "orders", []int{100, 200, 0, 50, 10, 10})
+	tc.Commit(t, "flink", "orders", []int64{50, 200, -1, 60, 2, 10})
 
-	res := tc.read(t, Query{Cluster: "test", Group: "flink", Topics: []string{"orders"}})
+	res := read(t, tc, Query{Cluster: "test", Group: "flink", Topics: []string{"orders"}})
 	if res.Err != nil {
 		t.Fatalf("Read: %v", res.Err)
 	}
@@ -139,14 +79,14 @@ func TestReadMixedPartitions(t *testing.T) {
 }
 
 func TestReadAllCommittedTopics(t *testing.T) {
-	tc := newTestCluster(t)
-	tc.createTopic(t, "a", []int{5, 5})
-	tc.createTopic(t, "b", []int{7})
-	tc.createTopic(t, "unrelated", []int{1000})
-	tc.commit(t, "g", "a", []int64{1, -1})
-	tc.commit(t, "g", "b", []int64{7})
+	tc := kafkatest.New(t)
+	tc.CreateTopic(t, "a", []int{5, 5})
+	tc.CreateTopic(t, "b", []int{7})
+	tc.CreateTopic(t, "unrelated", []int{1000})
+	tc.Commit(t, "g", "a", []int64{1, -1})
+	tc.Commit(t, "g", "b", []int64{7})
 
-	res := tc.read(t, Query{Cluster: "test", Group: "g"})
+	res := read(t, tc, Query{Cluster: "test", Group: "g"})
 	if res.Err != nil {
 		t.Fatalf("Read: %v", res.Err)
 	}
@@ -161,15 +101,15 @@ func TestReadAllCommittedTopics(t *testing.T) {
 }
 
 func TestReadGroupWithoutCommits(t *testing.T) {
-	tc := newTestCluster(t)
-	tc.createTopic(t, "a", []int{5})
+	tc := kafkatest.New(t)
+	tc.CreateTopic(t, "a", []int{5})
 
-	res := tc.read(t, Query{Cluster: "test", Group: "never-ran"})
+	res := read(t, tc, Query{Cluster: "test", Group: "never-ran"})
 	if !errors.Is(res.Err, ErrGroupNotFound) {
 		t.Fatalf("Read without topics: err = %v, want ErrGroupNotFound", res.Err)
 	}
 
-	res = tc.read(t, Query{Cluster: "test", Group: "never-ran", Topics: []string{"a"}})
+	res = read(t, tc, Query{Cluster: "test", Group: "never-ran", Topics: []string{"a"}})
 	if res.Err != nil {
 		t.Fatalf("Read with topic: %v", res.Err)
 	}
@@ -179,11 +119,11 @@ func TestReadGroupWithoutCommits(t *testing.T) {
 }
 
 func TestReadMissingTopic(t *testing.T) {
-	tc := newTestCluster(t)
-	tc.createTopic(t, "a", []int{5})
-	tc.commit(t, "g", "a", []int64{5})
+	tc := kafkatest.New(t)
+	tc.CreateTopic(t, "a", []int{5})
+	tc.Commit(t, "g", "a", []int64{5})
 
-	res := tc.read(t, Query{Cluster: "test", Group: "g", Topics: []string{"a", "gone"}})
+	res := read(t, tc, Query{Cluster: "test", Group: "g", Topics: []string{"a", "gone"}})
 	if res.Err != nil {
 		t.Fatalf("Read: %v", res.Err)
 	}
@@ -193,16 +133,16 @@ func TestReadMissingTopic(t *testing.T) {
 }
 
 func TestReadDeletedTopicKeepsCommits(t *testing.T) {
-	tc := newTestCluster(t)
-	tc.createTopic(t, "a", []int{5})
-	tc.createTopic(t, "old", []int{5})
-	tc.commit(t, "g", "a", []int64{2})
-	tc.commit(t, "g", "old", []int64{1})
-	if _, err := tc.admin.DeleteTopic(context.Background(), "old"); err != nil {
+	tc := kafkatest.New(t)
+	tc.CreateTopic(t, "a", []int{5})
+	tc.CreateTopic(t, "old", []int{5})
+	tc.Commit(t, "g", "a", []int64{2})
+	tc.Commit(t, "g", "old", []int64{1})
+	if _, err := tc.Admin.DeleteTopic(context.Background(), "old"); err != nil {
 		t.Fatalf("DeleteTopic: %v", err)
 	}
 
-	res := tc.read(t, Query{Cluster: "test", Group: "g"})
+	res := read(t, tc, Query{Cluster: "test", Group: "g"})
 	if res.Err != nil {
 		t.Fatalf("Read: %v", res.Err)
 	}
@@ -219,16 +159,16 @@ func TestReadDeletedTopicKeepsCommits(t *testing.T) {
 }
 
 func TestReadCommitBelowLogStart(t *testing.T) {
-	tc := newTestCluster(t)
-	tc.createTopic(t, "a", []int{10})
-	tc.commit(t, "g", "a", []int64{2})
+	tc := kafkatest.New(t)
+	tc.CreateTopic(t, "a", []int{10})
+	tc.Commit(t, "g", "a", []int64{2})
 	deletes := make(kadm.Offsets)
 	deletes.Add(kadm.Offset{Topic: "a", Partition: 0, At: 6})
-	if _, err := tc.admin.DeleteRecords(context.Background(), deletes); err != nil {
+	if _, err := tc.Admin.DeleteRecords(context.Background(), deletes); err != nil {
 		t.Fatalf("DeleteRecords: %v", err)
 	}
 
-	res := tc.read(t, Query{Cluster: "test", Group: "g", Topics: []string{"a"}})
+	res := read(t, tc, Query{Cluster: "test", Group: "g", Topics: []string{"a"}})
 	if res.Err != nil {
 		t.Fatalf("Read: %v", res.Err)
 	}
@@ -270,13 +210,13 @@ func TestReadUnreachableCluster(t *testing.T) {
 }
 
 func TestReadBatchesGroups(t *testing.T) {
-	tc := newTestCluster(t)
-	tc.createTopic(t, "a", []int{3, 3})
-	tc.commit(t, "g1", "a", []int64{1, 1})
-	tc.commit(t, "g2", "a", []int64{3, 2})
+	tc := kafkatest.New(t)
+	tc.CreateTopic(t, "a", []int{3, 3})
+	tc.Commit(t, "g1", "a", []int64{1, 1})
+	tc.Commit(t, "g2", "a", []int64{3, 2})
 
 	ctx := context.Background()
-	results := NewReader("test", tc.client).Read(ctx, []Query{
+	results := NewReader("test", tc.Client).Read(ctx, []Query{
 		{Cluster: "test", Group: "g1", Topics: []string{"a"}},
 		{Cluster: "test", Group: "g2"},
 	})
@@ -306,20 +246,10 @@ func TestQueryNormalize(t *testing.T) {
 }
 
 func TestReadTransactionMarkersOnly(t *testing.T) {
-	tc := newTestCluster(t)
+	tc := kafkatest.New(t)
+	tc.CreateTopic(t, "txn", []int{0})
 	ctx := context.Background()
-	if _, err := tc.admin.CreateTopic(ctx, 1, 1, nil, "txn"); err != nil {
-		t.Fatalf("CreateTopic: %v", err)
-	}
-	producer, err := kgo.NewClient(
-		kgo.SeedBrokers(tc.fake.ListenAddrs()...),
-		kgo.TransactionalID("lag-test"),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-	)
-	if err != nil {
-		t.Fatalf("kgo.NewClient: %v", err)
-	}
-	defer producer.Close()
+	producer := tc.NewClient(t, kgo.TransactionalID("lag-test"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for range 2 {
 		if err := producer.BeginTransaction(); err != nil {
 			t.Fatalf("BeginTransaction: %v", err)
@@ -338,8 +268,8 @@ func TestReadTransactionMarkersOnly(t *testing.T) {
 	// Two transactions of 3 records and a marker each: offsets 0-2, marker
 	// 3, records 4-6, marker 7, end 8. A consumer that read everything
 	// commits 7, one offset short of the end.
-	tc.commit(t, "caught-up", "txn", []int64{7})
-	tc.commit(t, "behind", "txn", []int64{3})
+	tc.Commit(t, "caught-up", "txn", []int64{7})
+	tc.Commit(t, "behind", "txn", []int64{3})
 
 	for _, tt := range []struct {
 		group       string
@@ -349,7 +279,7 @@ func TestReadTransactionMarkersOnly(t *testing.T) {
 		{"caught-up", ControlRecordsOnly, 0},
 		{"behind", NoAnomaly, 5},
 	} {
-		res := tc.read(t, Query{Cluster: "test", Group: tt.group, Topics: []string{"txn"}})
+		res := read(t, tc, Query{Cluster: "test", Group: tt.group, Topics: []string{"txn"}})
 		if res.Err != nil {
 			t.Fatalf("Read(%s): %v", tt.group, res.Err)
 		}
@@ -375,20 +305,10 @@ func TestQueryKeyDistinguishesTopicLists(t *testing.T) {
 }
 
 func TestReadCommittedOpenTransaction(t *testing.T) {
-	tc := newTestCluster(t)
+	tc := kafkatest.New(t)
+	tc.CreateTopic(t, "txn", []int{0})
 	ctx := context.Background()
-	if _, err := tc.admin.CreateTopic(ctx, 1, 1, nil, "txn"); err != nil {
-		t.Fatalf("CreateTopic: %v", err)
-	}
-	producer, err := kgo.NewClient(
-		kgo.SeedBrokers(tc.fake.ListenAddrs()...),
-		kgo.TransactionalID("open-txn"),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-	)
-	if err != nil {
-		t.Fatalf("kgo.NewClient: %v", err)
-	}
-	defer producer.Close()
+	producer := tc.NewClient(t, kgo.TransactionalID("open-txn"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	produce := func() {
 		for i := range 3 {
 			producer.Produce(ctx, &kgo.Record{Topic: "txn", Value: fmt.Appendf(nil, "%d", i)}, nil)
@@ -411,9 +331,9 @@ func TestReadCommittedOpenTransaction(t *testing.T) {
 		t.Fatalf("BeginTransaction: %v", err)
 	}
 	produce()
-	tc.commit(t, "exactly-once", "txn", []int64{3})
+	tc.Commit(t, "exactly-once", "txn", []int64{3})
 
-	res := tc.read(t, Query{Cluster: "test", Group: "exactly-once", Topics: []string{"txn"}, Isolation: ReadCommitted})
+	res := read(t, tc, Query{Cluster: "test", Group: "exactly-once", Topics: []string{"txn"}, Isolation: ReadCommitted})
 	if res.Err != nil {
 		t.Fatalf("Read: %v", res.Err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/lagscaler/lagscaler/internal/kafkatest"
 	"github.com/lagscaler/lagscaler/lag"
 )
 
@@ -108,13 +109,13 @@ lagscaler_kafka_request_errors_total{cluster="main",request="OffsetFetch"} 0
 
 func TestKafkaHooksOnClient(t *testing.T) {
 	m, reg := newKafkaMetrics(t)
-	b := newTestBroker(t, kgo.WithHooks(m.Hooks("main")))
-	b.createTopic(t, "orders", []int{1})
-	b.commit(t, "flink", "orders", []int64{1})
+	b := kafkatest.New(t)
+	b.CreateTopic(t, "orders", []int{1})
+	b.Commit(t, "flink", "orders", []int64{1})
 
 	// Every request type the lag reader sends to the broker shows up with
 	// the name Kafka gives it.
-	cache := startCache(t, b)
+	cache := startCache(t, b.NewClient(t, kgo.WithHooks(m.Hooks("main"))))
 	load(t, cache, lag.Query{Cluster: "main", Group: "flink"})
 	for _, request := range []string{"Connect", "Metadata", "OffsetFetch", "ListOffsets"} {
 		got := histogramCount(t, reg, "lagscaler_kafka_request_duration_seconds", "main", request)

@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lagscaler/lagscaler/internal/kafkatest"
 	"github.com/lagscaler/lagscaler/lag"
 )
 
@@ -77,68 +77,12 @@ var lagMetricNames = []string{
 	"lagscaler_snapshot_error",
 }
 
-// testBroker is an in-process kfake broker with an admin client.
-type testBroker struct {
-	client *kgo.Client
-	admin  *kadm.Client
-}
-
-func newTestBroker(t *testing.T, opts ...kgo.Opt) *testBroker {
-	t.Helper()
-	fake, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatalf("kfake.NewCluster: %v", err)
-	}
-	t.Cleanup(fake.Close)
-	opts = append(opts, kgo.SeedBrokers(fake.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	client, err := kgo.NewClient(opts...)
-	if err != nil {
-		t.Fatalf("kgo.NewClient: %v", err)
-	}
-	t.Cleanup(client.Close)
-	return &testBroker{client: client, admin: kadm.NewClient(client)}
-}
-
-// createTopic creates topic with one partition per entry of records and
-// produces that many records to each partition.
-func (b *testBroker) createTopic(t *testing.T, topic string, records []int) {
-	t.Helper()
-	ctx := context.Background()
-	if _, err := b.admin.CreateTopic(ctx, int32(len(records)), 1, nil, topic); err != nil {
-		t.Fatalf("CreateTopic(%s): %v", topic, err)
-	}
-	var batch []*kgo.Record
-	for partition, n := range records {
-		for range n {
-			batch = append(batch, &kgo.Record{Topic: topic, Partition: int32(partition), Value: []byte("v")})
-		}
-	}
-	if err := b.client.ProduceSync(ctx, batch...).FirstErr(); err != nil {
-		t.Fatalf("produce to %s: %v", topic, err)
-	}
-}
-
-// commit commits one offset per partition of topic for group. A negative
-// offset leaves that partition without a commit.
-func (b *testBroker) commit(t *testing.T, group, topic string, offsets []int64) {
-	t.Helper()
-	os := make(kadm.Offsets)
-	for partition, at := range offsets {
-		if at >= 0 {
-			os.Add(kadm.Offset{Topic: topic, Partition: int32(partition), At: at, LeaderEpoch: -1})
-		}
-	}
-	if err := b.admin.CommitAllOffsets(context.Background(), group, os); err != nil {
-		t.Fatalf("CommitAllOffsets(%s): %v", group, err)
-	}
-}
-
 // deleteRecords moves the log-start offset of one partition of topic to at.
-func (b *testBroker) deleteRecords(t *testing.T, topic string, partition int32, at int64) {
+func deleteRecords(t *testing.T, b *kafkatest.Cluster, topic string, partition int32, at int64) {
 	t.Helper()
 	os := make(kadm.Offsets)
 	os.Add(kadm.Offset{Topic: topic, Partition: partition, At: at, LeaderEpoch: -1})
-	resps, err := b.admin.DeleteRecords(context.Background(), os)
+	resps, err := b.Admin.DeleteRecords(context.Background(), os)
 	if err == nil {
 		err = resps.Error()
 	}
@@ -147,11 +91,11 @@ func (b *testBroker) deleteRecords(t *testing.T, topic string, partition int32, 
 	}
 }
 
-// startCache runs a lag.Cache over the broker as cluster "main" until the
-// test ends. Refreshes happen only when a new query is first requested.
-func startCache(t *testing.T, b *testBroker) *lag.Cache {
+// startCache runs a lag.Cache over client as cluster "main" until the test
+// ends. Refreshes happen only when a new query is first requested.
+func startCache(t *testing.T, client *kgo.Client) *lag.Cache {
 	t.Helper()
-	cache := lag.NewCache([]*lag.Reader{lag.NewReader("main", b.client)}, lag.CacheOptions{RefreshInterval: time.Hour})
+	cache := lag.NewCache([]*lag.Reader{lag.NewReader("main", client)}, lag.CacheOptions{RefreshInterval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -177,18 +121,18 @@ func load(t *testing.T, cache *lag.Cache, q lag.Query) *lag.Snapshot {
 }
 
 func TestLagCollectorKafka(t *testing.T) {
-	b := newTestBroker(t)
-	b.createTopic(t, "orders", []int{10, 20, 5, 8})
-	b.createTopic(t, "payments", []int{3, 3})
-	b.deleteRecords(t, "orders", 3, 3)
+	b := kafkatest.New(t)
+	b.CreateTopic(t, "orders", []int{10, 20, 5, 8})
+	b.CreateTopic(t, "payments", []int{3, 3})
+	deleteRecords(t, b, "orders", 3, 3)
 	// flink: partition 0 behind, 1 without a commit, 2 ahead of the end, 3
 	// behind with records deleted before its commit.
-	b.commit(t, "flink", "orders", []int64{4, -1, 8, 5})
+	b.Commit(t, "flink", "orders", []int64{4, -1, 8, 5})
 	// audit has per-partition series turned off.
-	b.commit(t, "audit", "orders", []int64{10, 20, 5, 8})
-	b.commit(t, "audit", "payments", []int64{1, 3})
+	b.Commit(t, "audit", "orders", []int64{10, 20, 5, 8})
+	b.Commit(t, "audit", "payments", []int64{1, 3})
 
-	cache := startCache(t, b)
+	cache := startCache(t, b.Client)
 	flink := load(t, cache, lag.Query{Cluster: "main", Group: "flink", Topics: []string{"orders"}})
 	audit := load(t, cache, lag.Query{Cluster: "main", Group: "audit"})
 

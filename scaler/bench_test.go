@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lagscaler/lagscaler/internal/kafkatest"
 	"github.com/lagscaler/lagscaler/lag"
 	pb "github.com/lagscaler/lagscaler/proto/externalscaler"
 )
@@ -41,24 +41,16 @@ func (c *requestCounter) load() int {
 // broker. It reports latency percentiles of the pair and the Kafka requests
 // the whole run caused.
 func BenchmarkGetMetricsIsActive100ScaledObjects(b *testing.B) {
-	fake, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(12, "orders"))
-	if err != nil {
-		b.Fatalf("kfake.NewCluster: %v", err)
-	}
-	defer fake.Close()
-	seedCommits(b, fake)
+	kafka := kafkatest.New(b, kfake.NumBrokers(3), kfake.SeedTopics(12, "orders"))
+	seedCommits(b, kafka)
 
 	counter := &requestCounter{}
-	client, err := kgo.NewClient(kgo.SeedBrokers(fake.ListenAddrs()...), kgo.WithHooks(counter))
-	if err != nil {
-		b.Fatalf("kgo.NewClient: %v", err)
-	}
-	defer client.Close()
+	client := kafka.NewClient(b, kgo.WithHooks(counter))
 	cache := lag.NewCache([]*lag.Reader{lag.NewReader("main", client)}, lag.CacheOptions{RefreshInterval: time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go cache.Run(ctx)
-	ts := startServer(b, cache, Options{Clusters: []Cluster{{Name: "main", BootstrapServers: fake.ListenAddrs()}}})
+	ts := startServer(b, cache, Options{Clusters: []Cluster{{Name: "main", BootstrapServers: kafka.Addrs()}}})
 
 	const scaledObjects = 100
 	refs := make([]*pb.ScaledObjectRef, scaledObjects)
@@ -117,28 +109,16 @@ func BenchmarkGetMetricsIsActive100ScaledObjects(b *testing.B) {
 }
 
 // seedCommits produces to and commits half of every partition of "orders".
-func seedCommits(b *testing.B, fake *kfake.Cluster) {
+func seedCommits(b *testing.B, kafka *kafkatest.Cluster) {
 	b.Helper()
-	client, err := kgo.NewClient(kgo.SeedBrokers(fake.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		b.Fatalf("kgo.NewClient: %v", err)
+	records := make([]int, 12)
+	commits := make([]int64, 12)
+	for p := range records {
+		records[p] = 100
+		commits[p] = 50
 	}
-	defer client.Close()
-	var records []*kgo.Record
-	offsets := make(kadm.Offsets)
-	for p := range int32(12) {
-		for range 100 {
-			records = append(records, &kgo.Record{Topic: "orders", Partition: p, Value: []byte("x")})
-		}
-		offsets.Add(kadm.Offset{Topic: "orders", Partition: p, At: 50, LeaderEpoch: -1})
-	}
-	ctx := context.Background()
-	if err := client.ProduceSync(ctx, records...).FirstErr(); err != nil {
-		b.Fatalf("produce: %v", err)
-	}
-	if err := kadm.NewClient(client).CommitAllOffsets(ctx, "flink", offsets); err != nil {
-		b.Fatalf("commit: %v", err)
-	}
+	kafka.Produce(b, "orders", records)
+	kafka.Commit(b, "flink", "orders", commits)
 }
 
 // manyRanges returns n merged ranges of two partitions each, with a gap of

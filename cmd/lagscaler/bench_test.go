@@ -31,8 +31,8 @@ func BenchmarkLagCommand1000Partitions(b *testing.B) {
 	for i := range perPartition {
 		perPartition[i] = records
 	}
-	k.createTopic(b, "orders", perPartition)
-	k.commit(b, "flink", "orders", commits)
+	k.CreateTopic(b, "orders", perPartition)
+	k.Commit(b, "flink", "orders", commits)
 
 	args := []string{"lag", "--bootstrap-server", k.bootstrap, "--group", "flink"}
 	ctx := context.Background()
@@ -89,13 +89,13 @@ func BenchmarkRefresh200Groups(b *testing.B) {
 	commits := make([]int64, partitions) // 30 behind: no transaction-marker probe
 	names := make([]string, groups)
 	for t := range topics {
-		k.createTopic(b, fmt.Sprintf("topic-%02d", t), perPartition)
+		k.CreateTopic(b, fmt.Sprintf("topic-%02d", t), perPartition)
 	}
 	for g := range groups {
 		names[g] = fmt.Sprintf("group-%03d", g)
 		// Each group reads two topics, so the groups overlap on topics.
-		k.commit(b, names[g], fmt.Sprintf("topic-%02d", g%topics), commits)
-		k.commit(b, names[g], fmt.Sprintf("topic-%02d", (g+1)%topics), commits)
+		k.Commit(b, names[g], fmt.Sprintf("topic-%02d", g%topics), commits)
+		k.Commit(b, names[g], fmt.Sprintf("topic-%02d", (g+1)%topics), commits)
 	}
 
 	counter := &requestCounter{counts: map[int16]int{}}

@@ -16,9 +16,9 @@ import (
 func newGroupsKafka(t *testing.T) *testKafka {
 	t.Helper()
 	k := newOrdersKafka(t)
-	k.createTopic(t, "payments", []int{30})
-	k.commit(t, "payments-app", "payments", []int64{10})
-	k.commit(t, "payments-app", "orders", []int64{100, 200, 0, 50, 10, 10})
+	k.CreateTopic(t, "payments", []int{30})
+	k.Commit(t, "payments-app", "payments", []int64{10})
+	k.Commit(t, "payments-app", "orders", []int64{100, 200, 0, 50, 10, 10})
 
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(k.bootstrap, ",")...),
 		kgo.ConsumerGroup("joined"), kgo.ConsumeTopics("orders"), kgo.DisableAutoCommit())

@@ -30,7 +30,7 @@ import (
 // "main", on a loopback port and returns its address.
 func startInspectServer(t *testing.T, k *testKafka, opts ...grpc.ServerOption) string {
 	t.Helper()
-	cache := lag.NewCache([]*lag.Reader{lag.NewReader("main", k.client)}, lag.CacheOptions{RefreshInterval: time.Hour})
+	cache := lag.NewCache([]*lag.Reader{lag.NewReader("main", k.Client)}, lag.CacheOptions{RefreshInterval: time.Hour})
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -69,7 +69,7 @@ func TestLagFromServer(t *testing.T) {
 
 func TestLagFromServerPattern(t *testing.T) {
 	k := newOrdersKafka(t)
-	k.commit(t, "flink-2", "orders", []int64{1})
+	k.Commit(t, "flink-2", "orders", []int64{1})
 	addr := startInspectServer(t, k)
 
 	// The pattern matches groups in the scaler's cache, so flink-2 is

@@ -20,8 +20,8 @@ import (
 func newOrdersKafka(t *testing.T) *testKafka {
 	t.Helper()
 	k := newTestKafka(t, 1)
-	k.createTopic(t, "orders", []int{100, 200, 0, 50, 10, 10})
-	k.commit(t, "flink", "orders", []int64{50, 200, -1, 60, 2, 10})
+	k.CreateTopic(t, "orders", []int{100, 200, 0, 50, 10, 10})
+	k.Commit(t, "flink", "orders", []int64{50, 200, -1, 60, 2, 10})
 	return k
 }
 
@@ -120,9 +120,9 @@ func TestLagYAML(t *testing.T) {
 
 func TestLagSeveralGroupsOneRead(t *testing.T) {
 	k := newOrdersKafka(t)
-	k.createTopic(t, "payments", []int{30})
-	k.commit(t, "payments-app", "payments", []int64{10})
-	k.commit(t, "other", "payments", []int64{30})
+	k.CreateTopic(t, "payments", []int{30})
+	k.Commit(t, "payments-app", "payments", []int64{10})
+	k.Commit(t, "other", "payments", []int64{30})
 
 	tests := []struct {
 		name string
@@ -161,8 +161,8 @@ func TestLagSeveralGroupsOneRead(t *testing.T) {
 
 func TestLagTopicFilter(t *testing.T) {
 	k := newOrdersKafka(t)
-	k.createTopic(t, "payments", []int{30})
-	k.commit(t, "flink", "payments", []int64{10})
+	k.CreateTopic(t, "payments", []int{30})
+	k.Commit(t, "flink", "payments", []int64{10})
 
 	r := runCLI(t, "lag", "--bootstrap-server", k.bootstrap, "--group", "flink", "--topic", "payments", "-o", "json")
 	if r.code != exitOK {
@@ -330,7 +330,7 @@ func waitForMembers(t *testing.T, k *testKafka, consumer *kgo.Client, group stri
 		pollCtx, pollCancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		consumer.PollFetches(pollCtx)
 		pollCancel()
-		described, err := k.admin.DescribeGroups(ctx, group)
+		described, err := k.Admin.DescribeGroups(ctx, group)
 		if err == nil && described[group].State == "Stable" && len(described[group].Members) > 0 {
 			return
 		}

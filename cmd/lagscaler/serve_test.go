@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -93,49 +90,13 @@ func startServe(t *testing.T, bootstrap string, mutate func(*serveFlags)) *runni
 	return rs
 }
 
-func seedAcceptanceTopic(t *testing.T, fake *kfake.Cluster) {
-	t.Helper()
-	ctx := context.Background()
-	client, err := kgo.NewClient(kgo.SeedBrokers(fake.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatalf("kgo.NewClient: %v", err)
-	}
-	defer client.Close()
-	admin := kadm.NewClient(client)
-	records := []int{100, 200, 0, 50, 10, 10}
-	commits := []int64{50, 200, -1, 60, 2, 10}
-	if _, err := admin.CreateTopic(ctx, int32(len(records)), 1, nil, "orders"); err != nil {
-		t.Fatalf("CreateTopic: %v", err)
-	}
-	var batch []*kgo.Record
-	for partition, n := range records {
-		for range n {
-			batch = append(batch, &kgo.Record{Topic: "orders", Partition: int32(partition), Value: []byte("x")})
-		}
-	}
-	if err := client.ProduceSync(ctx, batch...).FirstErr(); err != nil {
-		t.Fatalf("produce: %v", err)
-	}
-	offsets := make(kadm.Offsets)
-	for partition, at := range commits {
-		if at >= 0 {
-			offsets.Add(kadm.Offset{Topic: "orders", Partition: int32(partition), At: at, LeaderEpoch: -1})
-		}
-	}
-	if err := admin.CommitAllOffsets(ctx, "flink", offsets); err != nil {
-		t.Fatalf("commit: %v", err)
-	}
-}
-
 func scaledObjectRef(md map[string]string) *pb.ScaledObjectRef {
 	return &pb.ScaledObjectRef{Name: "taskmanagers", Namespace: "flink", ScalerMetadata: md}
 }
 
 func TestServeAnswersKEDACalls(t *testing.T) {
-	fake := kfake.MustCluster(kfake.NumBrokers(1))
-	defer fake.Close()
-	seedAcceptanceTopic(t, fake)
-	rs := startServe(t, strings.Join(fake.ListenAddrs(), ","), nil)
+	k := newOrdersKafka(t)
+	rs := startServe(t, k.bootstrap, nil)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
@@ -184,9 +145,8 @@ func TestServeAnswersKEDACalls(t *testing.T) {
 }
 
 func TestServeRejectsBadMetadata(t *testing.T) {
-	fake := kfake.MustCluster(kfake.NumBrokers(1))
-	defer fake.Close()
-	rs := startServe(t, strings.Join(fake.ListenAddrs(), ","), nil)
+	k := newTestKafka(t, 1)
+	rs := startServe(t, k.bootstrap, nil)
 
 	ref := scaledObjectRef(map[string]string{"consumerGroup": "flink", "lagThreshold": "0"})
 	_, err := rs.client.GetMetricSpec(context.Background(), ref)
@@ -217,10 +177,8 @@ func TestServeUnavailableKafka(t *testing.T) {
 }
 
 func TestServeHealthAndShutdown(t *testing.T) {
-	fake := kfake.MustCluster(kfake.NumBrokers(1))
-	defer fake.Close()
-	seedAcceptanceTopic(t, fake)
-	rs := startServe(t, strings.Join(fake.ListenAddrs(), ","), nil)
+	k := newOrdersKafka(t)
+	rs := startServe(t, k.bootstrap, nil)
 
 	if got := httpGet(t, "http://"+rs.httpAddr+"/healthz"); !strings.Contains(got, "ok") {
 		t.Errorf("/healthz = %q, want ok", got)

@@ -47,4 +47,3 @@ lagscaler_surprise 1
 		})
 	}
 }
-
