@@ -69,6 +69,11 @@ type Cache struct {
 	opts     CacheOptions
 	clusters map[string]*clusterCache
 	now      func() time.Time
+
+	// stopped is closed when Run returns, so that callers waiting for a
+	// first read do not wait for one that will never come.
+	stopped  chan struct{}
+	stopOnce sync.Once
 }
 
 type clusterCache struct {
@@ -99,7 +104,7 @@ type entry struct {
 // NewCache returns a Cache over readers, one per cluster.
 func NewCache(readers []*Reader, opts CacheOptions) *Cache {
 	opts.setDefaults()
-	c := &Cache{opts: opts, clusters: make(map[string]*clusterCache), now: time.Now}
+	c := &Cache{opts: opts, clusters: make(map[string]*clusterCache), now: time.Now, stopped: make(chan struct{})}
 	for _, r := range readers {
 		c.clusters[r.Cluster()] = &clusterCache{
 			reader:  r,
@@ -111,16 +116,20 @@ func NewCache(readers []*Reader, opts CacheOptions) *Cache {
 }
 
 // Run refreshes snapshots until ctx ends. It returns after every refresh it
-// started has finished.
+// started has finished; Get calls still waiting for a first read then fail.
+// Run must be called at most once.
 func (c *Cache) Run(ctx context.Context) {
+	defer c.stopOnce.Do(func() { close(c.stopped) })
 	var wg sync.WaitGroup
 	for name, cc := range c.clusters {
-		wg.Go(func() { c.runCluster(ctx, name, cc) })
+		wg.Go(func() { c.refreshPeriodically(ctx, name, cc) })
+		wg.Go(func() { c.readNewQueries(ctx, name, cc) })
 	}
 	wg.Wait()
 }
 
-func (c *Cache) runCluster(ctx context.Context, name string, cc *clusterCache) {
+// refreshPeriodically reads every query of cc once per RefreshInterval.
+func (c *Cache) refreshPeriodically(ctx context.Context, name string, cc *clusterCache) {
 	ticker := time.NewTicker(c.opts.RefreshInterval)
 	defer ticker.Stop()
 	for {
@@ -129,6 +138,18 @@ func (c *Cache) runCluster(ctx context.Context, name string, cc *clusterCache) {
 			return
 		case <-ticker.C:
 			c.refresh(ctx, name, cc, true)
+		}
+	}
+}
+
+// readNewQueries reads queries that were never read as soon as they appear.
+// It runs beside refreshPeriodically, so that a new query does not wait
+// behind a periodic refresh that a slow broker holds up.
+func (c *Cache) readNewQueries(ctx context.Context, name string, cc *clusterCache) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
 		case <-cc.wake:
 			c.refresh(ctx, name, cc, false)
 		}
@@ -153,6 +174,8 @@ func (c *Cache) Get(ctx context.Context, q Query) (*Snapshot, error) {
 	case <-e.ready:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting for the first lag read of group %q on cluster %q: %w", q.Group, q.Cluster, ctx.Err())
+	case <-c.stopped:
+		return nil, &UnavailableError{Cluster: q.Cluster, Group: q.Group, Err: errors.New("lag cache stopped before the first read")}
 	}
 
 	cc.mu.Lock()
@@ -237,7 +260,7 @@ func (c *Cache) refresh(ctx context.Context, name string, cc *clusterCache, all 
 		return
 	}
 
-	clusterErr := c.store(cc, batch, results)
+	clusterErr := c.store(cc, batch, results, start)
 	c.logTransition(name, cc, clusterErr)
 	if c.opts.OnRefresh != nil {
 		c.opts.OnRefresh(name, len(batch), took, clusterErr)
@@ -248,13 +271,18 @@ func (c *Cache) refresh(ctx context.Context, name string, cc *clusterCache, all 
 // cluster only when every query of the batch was unavailable: one group
 // that fails, for example with an invalid ID, is no failure of the
 // cluster.
-func (c *Cache) store(cc *clusterCache, batch []*entry, results []Result) error {
+func (c *Cache) store(cc *clusterCache, batch []*entry, results []Result, started time.Time) error {
 	var clusterErr error
 	unavailable := 0
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	for i, e := range batch {
 		res := results[i]
+		if e.snap != nil && e.snap.TakenAt.After(started) {
+			// The periodic and the new-query readers can overlap, and a
+			// read that started later has already stored its result.
+			continue
+		}
 		if res.Err != nil {
 			e.err = res.Err
 			var unavailableErr *UnavailableError

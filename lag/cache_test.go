@@ -217,11 +217,62 @@ func TestCacheOneFailingGroupKeepsClusterHealthy(t *testing.T) {
 	ok := &Snapshot{TakenAt: time.Now()}
 	down := &UnavailableError{Cluster: "c", Group: "bad", Err: errors.New("invalid group id")}
 
-	if err := cache.store(cc, batch, []Result{{Snapshot: ok}, {Err: down}}); err != nil {
+	if err := cache.store(cc, batch, []Result{{Snapshot: ok}, {Err: down}}, time.Now()); err != nil {
 		t.Errorf("store(one ok, one unavailable) = %v, want nil", err)
 	}
 	batch = []*entry{{ready: make(chan struct{})}, {ready: make(chan struct{})}}
-	if err := cache.store(cc, batch, []Result{{Err: down}, {Err: down}}); err == nil {
+	if err := cache.store(cc, batch, []Result{{Err: down}, {Err: down}}, time.Now()); err == nil {
 		t.Error("store(all unavailable) = nil, want the cluster error")
+	}
+}
+
+func TestCacheStopEndsWaitingGet(t *testing.T) {
+	// A listener that accepts connections and never answers holds the first
+	// read until its timeout.
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	defer listener.Close()
+	go func() {
+		for {
+			conn, err := listener.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+		}
+	}()
+	client, err := kgo.NewClient(kgo.SeedBrokers(listener.Addr().String()))
+	if err != nil {
+		t.Fatalf("kgo.NewClient: %v", err)
+	}
+	defer client.Close()
+
+	cache := NewCache([]*Reader{NewReader("hung", client)}, CacheOptions{Timeout: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() {
+		cache.Run(ctx)
+		close(ran)
+	}()
+
+	got := make(chan error, 1)
+	go func() {
+		_, err := cache.Get(context.Background(), Query{Cluster: "hung", Group: "g", Topics: []string{"t"}})
+		got <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	<-ran
+
+	select {
+	case err := <-got:
+		var unavailable *UnavailableError
+		if !errors.As(err, &unavailable) {
+			t.Errorf("Get after Run stopped: err = %v, want *UnavailableError", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Get still waiting 10s after Run stopped")
 	}
 }

@@ -268,8 +268,8 @@ func (a *app) closeClients() {
 }
 
 // run serves until ctx ends, then shuts down in order: health to
-// NOT_SERVING, end the streams, GracefulStop with a fallback to Stop, then
-// the HTTP server and the lag refresher.
+// NOT_SERVING, end the streams, stop the lag refresher, GracefulStop with a
+// fallback to Stop, then the HTTP server.
 func (a *app) run(ctx context.Context, grpcListener, httpListener net.Listener, grpcOpts []grpc.ServerOption) error {
 	refreshCtx, stopRefresh := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -314,6 +314,10 @@ func (a *app) run(ctx context.Context, grpcListener, httpListener net.Listener, 
 	a.ready.Store(false)
 	a.health.Shutdown()
 	scalerServer.Shutdown()
+	// Stopping the refresher makes calls that wait for a first read fail
+	// at once, so a hung broker cannot hold GracefulStop until the timeout.
+	// Calls on loaded snapshots still succeed: they do no Kafka I/O.
+	stopRefresh()
 	stopped := make(chan struct{})
 	go func() {
 		grpcServer.GracefulStop()
@@ -335,7 +339,6 @@ func (a *app) run(ctx context.Context, grpcListener, httpListener net.Listener, 
 		httpServer.Close()
 	}
 	cancel()
-	stopRefresh()
 	wg.Wait()
 	a.logger.Info("stopped")
 	return runErr

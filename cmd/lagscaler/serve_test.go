@@ -254,3 +254,46 @@ func waitReady(t *testing.T, url string) {
 	}
 	t.Fatalf("%s did not return 200 within 10s", url)
 }
+
+func TestServeShutdownWithHungBroker(t *testing.T) {
+	// A listener that accepts connections and never answers, like a broker
+	// that stopped responding.
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	defer listener.Close()
+	go func() {
+		for {
+			conn, err := listener.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+		}
+	}()
+	rs := startServe(t, listener.Addr().String(), func(f *serveFlags) {
+		f.kafkaTimeout = time.Minute
+		f.shutdownTimeout = time.Minute
+	})
+
+	// KEDA's poll path calls without a deadline.
+	ref := scaledObjectRef(map[string]string{"consumerGroup": "flink", "topic": "orders"})
+	called := make(chan error, 1)
+	go func() {
+		_, err := rs.client.GetMetrics(context.Background(), &pb.GetMetricsRequest{ScaledObjectRef: ref, MetricName: "x"})
+		called <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+
+	rs.stop()
+	select {
+	case err := <-rs.done:
+		rs.done <- err
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve took more than 10s to stop with a call waiting on a hung broker")
+	}
+	if err := <-called; status.Code(err) != codes.Unavailable {
+		t.Errorf("waiting GetMetrics: err = %v, want Unavailable", err)
+	}
+}
