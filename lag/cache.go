@@ -1,11 +1,13 @@
 package lag
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -24,10 +26,10 @@ type CacheOptions struct {
 	MaxStaleness time.Duration
 	// Timeout bounds one refresh of one cluster. Default 10s.
 	Timeout time.Duration
-	// MaxQueries bounds the queries held at once, so that clients that
-	// invent group names cannot grow memory and broker load without
-	// limit. Get returns ErrTooManyQueries for a new query beyond it.
-	// Default 10,000.
+	// MaxQueries bounds the queries held at once on each cluster, so that
+	// clients that invent group names cannot grow memory and broker load
+	// without limit. Get and Pin return ErrTooManyQueries for a new query
+	// beyond it. Default 10,000.
 	MaxQueries int
 	// Logger receives refresh failures and recoveries. Nil discards.
 	Logger *slog.Logger
@@ -99,6 +101,8 @@ type entry struct {
 	// newest read, nil when it succeeded.
 	snap *Snapshot
 	err  error
+	// readStarted is when the read that set snap or err started.
+	readStarted time.Time
 }
 
 // NewCache returns a Cache over readers, one per cluster.
@@ -116,8 +120,8 @@ func NewCache(readers []*Reader, opts CacheOptions) *Cache {
 }
 
 // Run refreshes snapshots until ctx ends. It returns after every refresh it
-// started has finished; Get calls still waiting for a first read then fail.
-// Run must be called at most once.
+// started has finished, and Get calls still waiting for a first read then
+// fail. Run must be called at most once.
 func (c *Cache) Run(ctx context.Context) {
 	defer c.stopOnce.Do(func() { close(c.stopped) })
 	var wg sync.WaitGroup
@@ -160,13 +164,7 @@ func (c *Cache) readNewQueries(ctx context.Context, name string, cc *clusterCach
 // its first read. It returns an error when the newest read failed, when the
 // newest snapshot is older than MaxStaleness, or when ctx ends first.
 func (c *Cache) Get(ctx context.Context, q Query) (*Snapshot, error) {
-	q = q.Normalize()
-	cc, ok := c.clusters[q.Cluster]
-	if !ok {
-		return nil, fmt.Errorf("kafka cluster %q is %w", q.Cluster, ErrUnknownCluster)
-	}
-
-	e, err := c.use(cc, q, false)
+	cc, e, err := c.use(q, false)
 	if err != nil {
 		return nil, err
 	}
@@ -193,25 +191,26 @@ func (c *Cache) Get(ctx context.Context, q Query) (*Snapshot, error) {
 
 // Pin keeps q refreshed without calls, for groups exported as metrics.
 func (c *Cache) Pin(q Query) error {
-	q = q.Normalize()
-	cc, ok := c.clusters[q.Cluster]
-	if !ok {
-		return fmt.Errorf("kafka cluster %q is %w", q.Cluster, ErrUnknownCluster)
-	}
-	_, err := c.use(cc, q, true)
+	_, _, err := c.use(q, true)
 	return err
 }
 
-// use returns the entry for q, creating it and waking the refresher when it
-// is new.
-func (c *Cache) use(cc *clusterCache, q Query, pin bool) (*entry, error) {
+// use returns the cluster and the entry of q after normalizing it. A new
+// entry is created, and the cluster's refresher is woken to read it.
+func (c *Cache) use(q Query, pin bool) (*clusterCache, *entry, error) {
+	q = q.Normalize()
+	cc, ok := c.clusters[q.Cluster]
+	if !ok {
+		return nil, nil, fmt.Errorf("kafka cluster %q is %w", q.Cluster, ErrUnknownCluster)
+	}
+
 	key := q.Key()
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	e, ok := cc.entries[key]
 	if !ok {
 		if len(cc.entries) >= c.opts.MaxQueries {
-			return nil, fmt.Errorf("%w on cluster %q: the limit is %d; unused ones expire after %s",
+			return nil, nil, fmt.Errorf("%w on cluster %q: the limit is %d; unused ones expire after %s",
 				ErrTooManyQueries, q.Cluster, c.opts.MaxQueries, c.opts.IdleExpiry)
 		}
 		e = &entry{query: q, ready: make(chan struct{})}
@@ -223,7 +222,7 @@ func (c *Cache) use(cc *clusterCache, q Query, pin bool) (*entry, error) {
 	}
 	e.lastUsed = c.now()
 	e.pinned = e.pinned || pin
-	return e, nil
+	return cc, e, nil
 }
 
 // refresh reads every query of cc, or only the ones never read when all is
@@ -278,7 +277,7 @@ func (c *Cache) store(cc *clusterCache, batch []*entry, results []Result, starte
 	defer cc.mu.Unlock()
 	for i, e := range batch {
 		res := results[i]
-		if e.snap != nil && e.snap.TakenAt.After(started) {
+		if started.Before(e.readStarted) {
 			// The periodic and the new-query readers can overlap, and a
 			// read that started later has already stored its result.
 			continue
@@ -296,6 +295,7 @@ func (c *Cache) store(cc *clusterCache, batch []*entry, results []Result, starte
 			carryCommitSeenAt(res.Snapshot, e.snap)
 			e.snap, e.err = res.Snapshot, nil
 		}
+		e.readStarted = started
 		if !e.loaded {
 			e.loaded = true
 			close(e.ready)
@@ -357,8 +357,8 @@ type Entry struct {
 	Err error
 }
 
-// Entries returns the state of every query in use, sorted by cluster, group
-// and topics. It does no I/O.
+// Entries returns the state of every query in use, sorted by cluster, group,
+// topics and isolation. It does no I/O.
 func (c *Cache) Entries() []Entry {
 	var out []Entry
 	for _, cc := range c.clusters {
@@ -370,12 +370,25 @@ func (c *Cache) Entries() []Entry {
 		}
 		cc.mu.Unlock()
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Query.Key() < out[j].Query.Key() })
+	slices.SortFunc(out, func(a, b Entry) int { return compareQueries(a.Query, b.Query) })
 	return out
 }
 
-// Healthy reports whether some cluster had a successful refresh within
-// MaxStaleness. A Cache with no query in use yet is healthy.
+// compareQueries orders queries by cluster, group, topics and isolation. It
+// compares the fields rather than Query.Key, which formats a string on every
+// call, because exporters call Entries on every scrape.
+func compareQueries(a, b Query) int {
+	return cmp.Or(
+		strings.Compare(a.Cluster, b.Cluster),
+		strings.Compare(a.Group, b.Group),
+		slices.Compare(a.Topics, b.Topics),
+		cmp.Compare(a.Isolation, b.Isolation),
+	)
+}
+
+// Healthy reports whether some cluster has no query in use or had a
+// successful refresh within MaxStaleness. A cluster that no query uses counts
+// as healthy, so a Cache with no query in use yet is healthy.
 func (c *Cache) Healthy() bool {
 	now := c.now()
 	for _, cc := range c.clusters {

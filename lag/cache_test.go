@@ -1,6 +1,7 @@
 package lag
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -227,7 +228,7 @@ func TestCacheOneFailingGroupKeepsClusterHealthy(t *testing.T) {
 }
 
 func TestCacheStopEndsWaitingGet(t *testing.T) {
-	// A listener that accepts connections and never answers holds the first
+	// A listener that accepts connections and never responds holds the first
 	// read until its timeout.
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -274,5 +275,46 @@ func TestCacheStopEndsWaitingGet(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Get still waiting 10s after Run stopped")
+	}
+}
+
+func TestCompareQueriesOrdersByField(t *testing.T) {
+	// Ordered by Query.Key, "g!" would come before "g", because the quote
+	// that ends "g" sorts after '!'.
+	sorted := []Query{
+		{Cluster: "a", Group: "g"},
+		{Cluster: "a", Group: "g", Topics: []string{"t"}},
+		{Cluster: "a", Group: "g", Topics: []string{"t"}, Isolation: ReadCommitted},
+		{Cluster: "a", Group: "g", Topics: []string{"t", "u"}},
+		{Cluster: "a", Group: "g!"},
+		{Cluster: "b", Group: "a"},
+	}
+	for i, a := range sorted {
+		for j, b := range sorted {
+			got := compareQueries(a, b)
+			if want := cmp.Compare(i, j); got != want {
+				t.Errorf("compareQueries(%v, %v) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
+}
+
+func TestCacheStoreKeepsNewerRead(t *testing.T) {
+	cache := NewCache(nil, CacheOptions{})
+	cc := &clusterCache{entries: map[string]*entry{}}
+	e := &entry{ready: make(chan struct{})}
+	older := time.Now()
+	newer := older.Add(time.Second)
+	down := &UnavailableError{Cluster: "c", Group: "g", Err: errors.New("connection refused")}
+
+	// The newer read failed and landed first; the older read's success
+	// lands afterwards and must not hide the failure.
+	cache.store(cc, []*entry{e}, []Result{{Err: down}}, newer)
+	cache.store(cc, []*entry{e}, []Result{{Snapshot: &Snapshot{TakenAt: older}}}, older)
+	if e.err == nil {
+		t.Error("an older successful read replaced the error of a newer read")
+	}
+	if e.snap != nil {
+		t.Errorf("snapshot = %+v, want none from the older read", e.snap)
 	}
 }

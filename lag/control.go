@@ -19,6 +19,10 @@ const maxControlGap = 16
 // of control records (transaction commit or abort markers).
 const controlBatchAttribute = 0x20
 
+// maxProbeResults bounds the cached probe results. Past it the cache starts
+// over, because results are useless once the commit moves.
+const maxProbeResults = 100_000
+
 // controlProbe finds partitions whose only unread offsets are transaction
 // markers. It fetches the few offsets between commit and end from the
 // partition leader and caches the result for each (commit, end) pair, so a
@@ -88,9 +92,7 @@ func (c *controlProbe) onlyControl(ctx context.Context, p *Partition, end int64,
 	}
 
 	c.mu.Lock()
-	// Cached results are useless once the commit moves, so the map is reset
-	// rather than grown without bound.
-	if len(c.known) > 100_000 {
+	if len(c.known) > maxProbeResults {
 		c.known = make(map[probeKey]bool)
 	}
 	c.known[key] = only

@@ -1,16 +1,16 @@
 // Package lag computes consumer-group lag on Kafka with franz-go.
 //
 // A [Reader] reads one cluster. Its Read takes many [Query] values and
-// answers them with one batched round of requests: committed offsets first,
-// then topic metadata, log-start offsets and end offsets. Each answer is a
-// [Snapshot] of [Partition] rows with the committed, log-start and log-end
-// offsets, the offset lag as kafka-consumer-groups prints it, and an
-// [Anomaly] where the commit is missing or outside the log.
+// serves them all with one batched round of requests: committed offsets
+// first, then topic metadata, log-start offsets and end offsets. It returns a
+// [Snapshot] per query, made of [Partition] rows with the committed,
+// log-start and log-end offsets, the offset lag as kafka-consumer-groups
+// prints it, and an [Anomaly] where the commit is missing or outside the log.
 //
 // [EffectiveLag] turns a row into the number of records the group still has
 // to read under a reset [Policy]; scalers sum it. A [Cache] shares snapshots
 // between callers, refreshes them in the background and expires them when
-// they are no longer asked for.
+// they are no longer requested.
 //
 // Failure model: an error that prevents reading a whole query (Kafka
 // unreachable, a timeout) is an [*UnavailableError]. An error on some

@@ -59,8 +59,8 @@ func TestEffectiveLag(t *testing.T) {
 
 func TestEffectiveLagControlRecords(t *testing.T) {
 	p := Partition{Topic: "t", Committed: 99, LogStart: 0, LogEnd: 100, StableEnd: 100, Anomaly: ControlRecordsOnly}
-	if got, _ := EffectiveLag(p, Policy{}); got != 0 {
-		t.Errorf("EffectiveLag(control records only) = %d, want 0", got)
+	if got, err := EffectiveLag(p, Policy{}); err != nil || got != 0 {
+		t.Errorf("EffectiveLag(control records only) = %d, %v, want 0, nil", got, err)
 	}
 }
 

@@ -20,7 +20,7 @@ const (
 	isolationCommitted   = 1
 )
 
-// offsetMap holds one listed offset or error per partition.
+// offsetMap contains one listed offset or error per partition.
 type offsetMap map[string]map[int32]offsetOrErr
 
 type offsetOrErr struct {
@@ -66,8 +66,8 @@ type listedOffsets struct {
 func (r *Reader) listOffsets(ctx context.Context, topics []string, stable bool) (*listedOffsets, error) {
 	out := &listedOffsets{topics: kadm.TopicDetails{}, start: offsetMap{}, end: offsetMap{}, stable: offsetMap{}}
 	if len(topics) == 0 {
-		// kadm lists every topic for an empty list, which is never wanted
-		// here.
+		// kadm lists every topic for an empty list, which a Read never
+		// needs.
 		return out, nil
 	}
 	details, err := r.admin.ListTopics(ctx, topics...)
@@ -140,20 +140,22 @@ func (r *Reader) listRound(ctx context.Context, details kadm.TopicDetails, times
 	}
 }
 
+// allFailed reports whether m has an error for every partition of details
+// and details has at least one partition.
 func allFailed(details kadm.TopicDetails, m offsetMap) bool {
-	any := false
+	listed := false
 	for _, td := range details {
 		if td.Err != nil {
 			continue
 		}
 		for _, p := range td.Partitions.Numbers() {
-			any = true
+			listed = true
 			if _, err := m.get(td.Topic, p); err == nil {
 				return false
 			}
 		}
 	}
-	return any
+	return listed
 }
 
 func firstErr(m offsetMap) error {

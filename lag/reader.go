@@ -103,17 +103,7 @@ func (r *Reader) Read(ctx context.Context, queries []Query) []Result {
 		snap := r.buildSnapshot(q, selections[i], commits[q.Group], offsets)
 		snap.TakenAt = takenAt
 		if describeErr == nil {
-			if g, ok := described[q.Group]; ok {
-				switch {
-				case g.Err == nil:
-					snap.State = g.State
-					snap.Members = len(g.Members)
-				case errors.Is(g.Err, kerr.GroupIDNotFound):
-					// Newer DescribeGroups versions report an unknown group
-					// with this error where older ones return state Dead.
-					snap.State = "Dead"
-				}
-			}
+			setGroupState(snap, described[q.Group])
 		}
 		r.probe.apply(ctx, snap, offsets.topics)
 		results[i].Snapshot = snap
@@ -121,14 +111,28 @@ func (r *Reader) Read(ctx context.Context, queries []Query) []Result {
 	return results
 }
 
+// setGroupState copies the state and member count of g into snap. It leaves
+// them unset when the group could not be described.
+func setGroupState(snap *Snapshot, g kadm.DescribedGroup) {
+	switch {
+	case g.Err == nil:
+		snap.State = g.State
+		snap.Members = len(g.Members)
+	case errors.Is(g.Err, kerr.GroupIDNotFound):
+		// Newer DescribeGroups versions report an unknown group with this
+		// error where older ones return state Dead.
+		snap.State = "Dead"
+	}
+}
+
 // commitRetries is how many more times fetchCommits requests the groups
 // whose coordinator was not ready.
 const commitRetries = 5
 
-// fetchCommits reads the commits of groups and requests them again, with a short
-// backoff, for groups whose coordinator is not ready: on a new cluster the
-// offsets topic is created by the first such request, and a coordinator that
-// moved loads its groups before it serves them.
+// fetchCommits reads the commits of groups. It requests them again, with a
+// short backoff, for groups whose coordinator is not ready yet. On a new
+// cluster the first such request creates the offsets topic, and a coordinator
+// that moved loads its groups before it serves them.
 func (r *Reader) fetchCommits(ctx context.Context, groups []string) kadm.FetchOffsetsResponses {
 	commits := r.admin.FetchManyOffsets(ctx, groups...)
 	backoff := 100 * time.Millisecond

@@ -179,11 +179,11 @@ func TestReadCommitBelowLogStart(t *testing.T) {
 	if !p.HasOffsetLag || p.OffsetLag != 8 {
 		t.Errorf("offset lag = %d (%v), want 8 as kafka-consumer-groups prints it", p.OffsetLag, p.HasOffsetLag)
 	}
-	if n, _ := EffectiveLag(p, Policy{Reset: Earliest}); n != 4 {
-		t.Errorf("EffectiveLag(earliest) = %d, want 4 (end 10 - log start 6)", n)
+	if n, err := EffectiveLag(p, Policy{Reset: Earliest}); err != nil || n != 4 {
+		t.Errorf("EffectiveLag(earliest) = %d, %v, want 4 (end 10 - log start 6), nil", n, err)
 	}
-	if n, _ := EffectiveLag(p, Policy{Reset: Latest}); n != 0 {
-		t.Errorf("EffectiveLag(latest) = %d, want 0", n)
+	if n, err := EffectiveLag(p, Policy{Reset: Latest}); err != nil || n != 0 {
+		t.Errorf("EffectiveLag(latest) = %d, %v, want 0, nil", n, err)
 	}
 }
 
@@ -290,7 +290,11 @@ func TestReadTransactionMarkersOnly(t *testing.T) {
 		if p.Anomaly != tt.wantAnomaly {
 			t.Errorf("%s: anomaly = %v, want %v", tt.group, p.Anomaly, tt.wantAnomaly)
 		}
-		if got, _ := EffectiveLag(p, Policy{}); got != tt.wantLag {
+		got, err := EffectiveLag(p, Policy{})
+		if err != nil {
+			t.Fatalf("%s: EffectiveLag: %v", tt.group, err)
+		}
+		if got != tt.wantLag {
 			t.Errorf("%s: EffectiveLag = %d, want %d", tt.group, got, tt.wantLag)
 		}
 	}
@@ -344,7 +348,11 @@ func TestReadCommittedOpenTransaction(t *testing.T) {
 	if p.Anomaly != ControlRecordsOnly {
 		t.Errorf("anomaly = %v, want control_records_only: only the marker lies below the last stable offset", p.Anomaly)
 	}
-	if got, _ := EffectiveLag(p, Policy{}); got != 0 {
+	got, err := EffectiveLag(p, Policy{})
+	if err != nil {
+		t.Fatalf("EffectiveLag: %v", err)
+	}
+	if got != 0 {
 		t.Errorf("EffectiveLag = %d, want 0", got)
 	}
 }

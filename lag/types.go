@@ -137,7 +137,7 @@ type Partition struct {
 	// LogEnd is the high watermark.
 	LogEnd int64
 	// StableEnd is the last stable offset. It equals LogEnd unless the query
-	// asked for ReadCommitted and a transaction is open.
+	// requests ReadCommitted and a transaction is open.
 	StableEnd int64
 
 	// OffsetLag is LogEnd − Committed, unclamped, as kafka-consumer-groups
@@ -198,8 +198,8 @@ var ErrTopicNotFound = errors.New("topic not found")
 // configured.
 var ErrUnknownCluster = errors.New("not configured")
 
-// ErrTooManyQueries is returned by Cache.Get for a new query when the cache
-// already holds CacheOptions.MaxQueries queries.
+// ErrTooManyQueries is returned by Cache.Get and Cache.Pin for a new query
+// when its cluster already has CacheOptions.MaxQueries queries in the cache.
 var ErrTooManyQueries = errors.New("too many consumer-group queries in use")
 
 // ErrStale is returned when the newest snapshot is older than the configured

@@ -22,8 +22,8 @@ var tenth = 0.1
 // noCommit marks a partition without a committed offset in test tables.
 const noCommit = -1
 
-// partition returns a partition with log-start 0 and the anomaly the lag
-// engine would set for these offsets.
+// partition returns a partition with log-start 0, classified by
+// lag.Classify as the lag engine does.
 func partition(topic string, number int32, committed, end int64) lag.Partition {
 	p := lag.Partition{
 		Topic:     topic,
@@ -33,14 +33,7 @@ func partition(topic string, number int32, committed, end int64) lag.Partition {
 		LogEnd:    end,
 		StableEnd: end,
 	}
-	if committed == noCommit {
-		p.Anomaly = lag.NoCommit
-		return p
-	}
-	p.OffsetLag, p.HasOffsetLag = end-committed, true
-	if committed > end {
-		p.Anomaly = lag.CommitAheadOfEnd
-	}
+	lag.Classify(&p)
 	return p
 }
 

@@ -97,28 +97,38 @@ func clusterNames(clusters []Cluster) string {
 	return strings.Join(names, ", ")
 }
 
-// topics parses the topic key, which is one topic or a comma-separated list.
-// It returns the topics sorted and without duplicates, or nil when any item is
-// invalid.
-func (p *parser) topics() []string {
-	value, ok := p.values[KeyTopic]
+// parseItems splits the value of key at commas and parses each trimmed item
+// with parse, which returns a problem or "". It records every problem and
+// returns nil when there was one, or when key is unset.
+func parseItems[T any](p *parser, key string, parse func(item string) (T, string)) []T {
+	value, ok := p.values[key]
 	if !ok {
 		return nil
 	}
-	var topics []string
+	var items []T
 	valid := true
 	for item := range strings.SplitSeq(value, ",") {
-		item = strings.TrimSpace(item)
-		if problem := topicNameProblem(item); problem != "" {
-			p.failKey(KeyTopic, problem)
+		parsed, problem := parse(strings.TrimSpace(item))
+		if problem != "" {
+			p.failKey(key, problem)
 			valid = false
 			continue
 		}
-		topics = append(topics, item)
+		items = append(items, parsed)
 	}
 	if !valid {
 		return nil
 	}
+	return items
+}
+
+// topics parses the topic key, which is one topic or a comma-separated list.
+// It returns the topics sorted and without duplicates, or nil when any item is
+// invalid.
+func (p *parser) topics() []string {
+	topics := parseItems(p, KeyTopic, func(item string) (string, string) {
+		return item, topicNameProblem(item)
+	})
 	slices.Sort(topics)
 	return slices.Compact(topics)
 }
@@ -139,8 +149,7 @@ func topicNameProblem(name string) string {
 // numbers and inclusive ranges such as "1,2,10-20". The ranges are kept as
 // ranges, so a huge range costs no memory.
 func (p *parser) partitions(topics []string) []PartitionRange {
-	value, ok := p.values[KeyPartitionLimitation]
-	if !ok {
+	if !p.has(KeyPartitionLimitation) {
 		return nil
 	}
 	switch {
@@ -152,18 +161,8 @@ func (p *parser) partitions(topics []string) []PartitionRange {
 			"because partition numbers are per topic, but it names %d", len(topics)))
 	}
 
-	var ranges []PartitionRange
-	valid := true
-	for item := range strings.SplitSeq(value, ",") {
-		r, problem := parsePartitionRange(strings.TrimSpace(item))
-		if problem != "" {
-			p.failKey(KeyPartitionLimitation, problem)
-			valid = false
-			continue
-		}
-		ranges = append(ranges, r)
-	}
-	if !valid {
+	ranges := parseItems(p, KeyPartitionLimitation, parsePartitionRange)
+	if ranges == nil {
 		return nil
 	}
 	return mergeRanges(ranges)

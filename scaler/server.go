@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/lagscaler/lagscaler/lag"
 	pb "github.com/lagscaler/lagscaler/proto/externalscaler"
@@ -147,7 +148,7 @@ func (s *Server) GetMetricSpec(
 ) (*pb.GetMetricSpecResponse, error) {
 	t, err := s.parse(ref)
 	if err != nil {
-		return nil, s.fail(ctx, "GetMetricSpec", ref, err)
+		return nil, s.fail(ctx, "GetMetricSpec", ref, t.Group, err)
 	}
 	s.log.DebugContext(ctx, "metric spec",
 		refAttrs(ref, t.Group, "metric", t.MetricName(), "target", t.LagThreshold)...)
@@ -170,7 +171,7 @@ func (s *Server) GetMetrics(
 	ref := req.GetScaledObjectRef()
 	t, d, err := s.evaluate(ctx, ref)
 	if err != nil {
-		return nil, s.fail(ctx, "GetMetrics", ref, err)
+		return nil, s.fail(ctx, "GetMetrics", ref, t.Group, err)
 	}
 	name := req.GetMetricName()
 	if name == "" {
@@ -192,7 +193,7 @@ func (s *Server) IsActive(
 ) (*pb.IsActiveResponse, error) {
 	t, d, err := s.evaluate(ctx, ref)
 	if err != nil {
-		return nil, s.fail(ctx, "IsActive", ref, err)
+		return nil, s.fail(ctx, "IsActive", ref, t.Group, err)
 	}
 	s.log.DebugContext(ctx, "is active", refAttrs(ref, t.Group, "active", d.Active)...)
 	return &pb.IsActiveResponse{Result: d.Active}, nil
@@ -249,20 +250,33 @@ func (s *Server) decide(ctx context.Context, ref *pb.ScaledObjectRef, t Trigger)
 	return d, nil
 }
 
-// fail logs err and converts it to the gRPC status returned to KEDA. A
-// cancelled call is logged at debug level, because the client went away.
+// fail logs err and converts it to the gRPC status returned to KEDA. group
+// is the parsed consumer group, or "" when the metadata did not parse. In
+// that case the log shows the raw consumerGroup value, which is empty when
+// the trigger uses consumerGroupFromEnv.
 func (s *Server) fail(ctx context.Context, method string, ref *pb.ScaledObjectRef,
-	err error,
+	group string, err error,
 ) error {
-	st := ErrorStatus(err)
-	attrs := refAttrs(ref, ref.GetScalerMetadata()[KeyConsumerGroup],
-		"method", method, "code", st.Code().String(), "err", err)
-	if st.Code() == codes.Canceled {
-		s.log.DebugContext(ctx, "request failed", attrs...)
-		return st.Err()
+	if group == "" {
+		group = ref.GetScalerMetadata()[KeyConsumerGroup]
 	}
-	s.warn(ctx, ref, "request failed", st.Code(), err, attrs...)
-	return st.Err()
+	return s.logFailure(ctx, "request failed", method, ref, group, err).Err()
+}
+
+// logFailure logs err with the ids of ref's trigger and returns err's gRPC
+// status. A cancelled call is logged at debug level, because the client went
+// away. Other errors are warnings, rate-limited by warn.
+func (s *Server) logFailure(ctx context.Context, msg, method string, ref *pb.ScaledObjectRef,
+	group string, err error,
+) *status.Status {
+	st := ErrorStatus(err)
+	attrs := refAttrs(ref, group, "method", method, "code", st.Code().String(), "err", err)
+	if st.Code() == codes.Canceled {
+		s.log.DebugContext(ctx, msg, attrs...)
+		return st
+	}
+	s.warn(ctx, ref, msg, st.Code(), err, attrs...)
+	return st
 }
 
 // refAttrs returns the log attributes that identify a ScaledObject's trigger,

@@ -476,6 +476,25 @@ func TestServerLogsWarningsOnce(t *testing.T) {
 	}
 }
 
+func TestServerLogsGroupFromEnv(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	src := &fakeSource{err: &lag.UnavailableError{Cluster: "main", Group: "orders-flink", Err: errors.New("down")}}
+	ts := startServer(t, src, Options{Logger: logger})
+	md := map[string]string{"consumerGroupFromEnv": "orders-flink", "topic": "orders"}
+
+	if _, err := ts.client.IsActive(t.Context(), ref(md)); err == nil {
+		t.Fatal("IsActive succeeded, want an error")
+	}
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, "group=orders-flink") {
+		t.Errorf("warning lacks the group from consumerGroupFromEnv:\n%s", out)
+	}
+}
+
 type lockedWriter struct {
 	w  *bytes.Buffer
 	mu *sync.Mutex

@@ -25,7 +25,7 @@ func (s *Server) StreamIsActive(
 ) error {
 	t, err := s.parse(ref)
 	if err != nil {
-		return s.fail(stream.Context(), "StreamIsActive", ref, err)
+		return s.fail(stream.Context(), "StreamIsActive", ref, t.Group, err)
 	}
 	if s.life.Err() != nil {
 		return errShuttingDown
@@ -41,9 +41,7 @@ func (s *Server) StreamIsActive(
 		d, err := s.decide(ctx, ref, t)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			code := ErrorStatus(err).Code()
-			s.warn(ctx, ref, "stream evaluation failed", code, err, refAttrs(ref, t.Group,
-				"method", "StreamIsActive", "code", code.String(), "err", err)...)
+			s.logFailure(ctx, "stream evaluation failed", "StreamIsActive", ref, t.Group, err)
 		case err == nil && (!sent || d.Active != last):
 			if err := stream.Send(&pb.IsActiveResponse{Result: d.Active}); err != nil {
 				return err
@@ -69,7 +67,7 @@ func (s *Server) StreamMetricSpec(
 ) error {
 	t, err := s.parse(ref)
 	if err != nil {
-		return s.fail(stream.Context(), "StreamMetricSpec", ref, err)
+		return s.fail(stream.Context(), "StreamMetricSpec", ref, t.Group, err)
 	}
 	if s.life.Err() != nil {
 		return errShuttingDown
