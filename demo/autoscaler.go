@@ -18,8 +18,8 @@ const readTimeout = 3 * time.Second
 // with one external trigger. It calls the scaler over gRPC as KEDA does and
 // turns the responses into a replica count.
 //
-// NOTE: it leaves out the HPA's scale-up policies (by default at most 4 pods
-// or 100% more per 15 seconds) and runs the HPA at every poll, where a
+// NOTE: it leaves out the HPA's scale-up policies, by default at most 4 pods
+// or 100% more per 15 seconds. It also runs the HPA at every poll, where a
 // cluster runs it every 15 seconds and KEDA polls every 30 seconds.
 type autoscaler struct {
 	client pb.ExternalScalerClient
@@ -132,9 +132,9 @@ func (a *autoscaler) replicas(now time.Time, current int, obs observation) int {
 }
 
 // stabilize applies the HPA's stabilization windows to desired, as the HPA
-// does: a scale-out goes only up to the lowest count recommended within the
-// scale-up window, and a scale-in only down to the highest count recommended
-// within the scale-down window.
+// does. A scale-out goes only up to the lowest count recommended within the
+// scale-up window. A scale-in goes only down to the highest count
+// recommended within the scale-down window.
 //
 // Flink commits only at checkpoints, so the lag falls after every checkpoint
 // and rises during every restart. Without the windows each dip would scale

@@ -55,14 +55,30 @@ func TestAutoscalerReplicas(t *testing.T) {
 	}
 }
 
+// replicaStep is one poll of an active trigger with target 1000 at epoch +
+// at, and the replica count it should lead to.
+type replicaStep struct {
+	at      time.Duration
+	current int
+	value   float64
+	want    int
+}
+
+// checkReplicaSteps runs steps in order against a and reports every step
+// whose replica count differs.
+func checkReplicaSteps(t *testing.T, a *autoscaler, steps []replicaStep) {
+	t.Helper()
+	for _, step := range steps {
+		got := a.replicas(epoch.Add(step.at), step.current, observation{value: step.value, target: 1000, active: true})
+		if got != step.want {
+			t.Errorf("at %s: replicas(current %d, value %g) = %d, want %d", step.at, step.current, step.value, got, step.want)
+		}
+	}
+}
+
 func TestAutoscalerScaleDownWindow(t *testing.T) {
 	a := &autoscaler{minReplicas: 1, maxReplicas: 10, scaleDownWindow: 15 * time.Second}
-	steps := []struct {
-		at      time.Duration
-		current int
-		value   float64
-		want    int
-	}{
+	checkReplicaSteps(t, a, []replicaStep{
 		{at: 0, current: 1, value: 6000, want: 6},
 		// A checkpoint commits and the lag falls: the window keeps 6.
 		{at: 5 * time.Second, current: 6, value: 500, want: 6},
@@ -72,36 +88,19 @@ func TestAutoscalerScaleDownWindow(t *testing.T) {
 		{at: 26 * time.Second, current: 3, value: 500, want: 1},
 		// Scaling out is not delayed.
 		{at: 27 * time.Second, current: 1, value: 4000, want: 4},
-	}
-	for _, step := range steps {
-		got := a.replicas(epoch.Add(step.at), step.current, observation{value: step.value, target: 1000, active: true})
-		if got != step.want {
-			t.Errorf("at %s: replicas(current %d, value %g) = %d, want %d", step.at, step.current, step.value, got, step.want)
-		}
-	}
+	})
 }
 
 func TestAutoscalerScaleUpWindow(t *testing.T) {
 	a := &autoscaler{minReplicas: 1, maxReplicas: 10, scaleUpWindow: 10 * time.Second}
-	steps := []struct {
-		at      time.Duration
-		current int
-		value   float64
-		want    int
-	}{
+	checkReplicaSteps(t, a, []replicaStep{
 		{at: 0, current: 1, value: 900, want: 1},
-		// The 1 recommended at 0s holds the count until it leaves the window.
+		// The 1 recommended at 0s keeps the count until it leaves the window.
 		{at: 5 * time.Second, current: 1, value: 5000, want: 1},
 		{at: 11 * time.Second, current: 1, value: 4000, want: 4},
 		// Scaling in is not delayed without a scale-down window.
 		{at: 12 * time.Second, current: 4, value: 900, want: 1},
-	}
-	for _, step := range steps {
-		got := a.replicas(epoch.Add(step.at), step.current, observation{value: step.value, target: 1000, active: true})
-		if got != step.want {
-			t.Errorf("at %s: replicas(current %d, value %g) = %d, want %d", step.at, step.current, step.value, got, step.want)
-		}
-	}
+	})
 }
 
 func TestFloatOrInt(t *testing.T) {

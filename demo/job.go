@@ -35,9 +35,9 @@ type JobConfig struct {
 // the KafkaSource does when a checkpoint completes.
 //
 // NOTE: the job reads nothing from Kafka. It moves a read position per
-// partition, bounded by the end offsets the caller passes to Advance,
-// because only the committed offsets reach the lag and fetching the records
-// would spend the demo's CPU on copies.
+// partition, bounded by the end offsets the caller passes to Advance. Only
+// the committed offsets reach the lag, and fetching the records would spend
+// the demo's CPU on copies.
 //
 // A Job is safe for concurrent use.
 type Job struct {
@@ -145,7 +145,7 @@ func (j *Job) SetTaskManagers(n int, now time.Time) bool {
 
 // Advance reads records from the time of the previous Advance (or restart)
 // to now. Each subtask reads up to SlotRate records per second, shared
-// evenly by its partitions that have records left. endOffsets holds each
+// evenly by its partitions that have records left. endOffsets contains each
 // partition's log-end offset. A partition never reads past it, and an
 // offset below the position, such as -1 for unknown, stops the partition.
 func (j *Job) Advance(now time.Time, endOffsets []int64) {

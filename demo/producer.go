@@ -10,10 +10,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Profile is the produce rate over a run: BaseRate for the first 8% of
-// Duration, a linear rise to PeakRate until 30%, PeakRate until 42%, a
-// linear fall to BaseRate until 55%, then BaseRate to the end. The last 45%
-// leave time for the lag to drain and the TaskManagers to scale in.
+// Profile is the produce rate over a run. It is BaseRate for the first 8% of
+// Duration and rises linearly to PeakRate until 30%. It stays at PeakRate
+// until 42%, falls linearly to BaseRate until 55% and stays at BaseRate to
+// the end. The last 45% leave time for the lag to drain and the TaskManagers
+// to scale in.
 type Profile struct {
 	// BaseRate and PeakRate are in records per second.
 	BaseRate float64
@@ -65,7 +66,7 @@ func (p *producer) run(ctx context.Context, start time.Time) {
 	ticker := time.NewTicker(produceTick)
 	defer ticker.Stop()
 
-	// due is the number of records the profile asked for so far: the
+	// due is the number of records the profile scheduled so far: the
 	// integral of the rate, summed per tick.
 	var due float64
 	var sent int64

@@ -14,8 +14,8 @@
 // topic that [lag.CheckTopicName] finds illegal, before any Kafka request.
 //
 // Failure model: a partition whose offsets are unknown keeps its error in the
-// report and has no effective lag, and every sum that would include it is
-// unset rather than too low. The server maps errors to gRPC status codes with
-// the scaler's mapping: Kafka unreachable or a stale snapshot is Unavailable,
-// a group without commits and without named topics is NotFound.
+// report and has no effective lag. Every effective lag sum that would include
+// it is unset rather than too low. The server maps errors to gRPC status
+// codes with the scaler's mapping: Kafka unreachable or a stale snapshot is
+// Unavailable, a group without commits and without named topics is NotFound.
 package inspect

@@ -22,8 +22,9 @@ import (
 )
 
 // newTestServer starts kfake with topic "orders" (partitions of 100 and 10
-// records) and group "flink" committed at 40 and 10, a lag cache over it,
-// and the inspection service on an in-memory listener.
+// records) and group "flink" committed at 40 and 10. It serves the
+// inspection service over a lag cache of that cluster on an in-memory
+// listener.
 func newTestServer(t *testing.T) inspectv1.InspectClient {
 	t.Helper()
 	ctx := context.Background()

@@ -14,8 +14,8 @@ import (
 
 // durationBuckets are the histogram buckets, in seconds, for Kafka requests,
 // lag refreshes and gRPC calls. They are Prometheus' default buckets with 1 ms
-// and 2.5 ms added, so that fast requests, such as those to a broker in the
-// same data centre, do not all fall into the first bucket.
+// and 2.5 ms added. Fast requests, such as those to a broker in the same data
+// centre, then do not all fall into the first bucket.
 var durationBuckets = []float64{
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 }
@@ -24,7 +24,7 @@ var durationBuckets = []float64{
 // connection, which has no Kafka API name.
 const connectRequest = "Connect"
 
-// KafkaMetrics holds the Kafka client and lag refresh metrics of every
+// KafkaMetrics contains the Kafka client and lag refresh metrics of every
 // cluster. Register it once and hand each cluster's client the KafkaHooks
 // from Hooks. It is safe for concurrent use.
 type KafkaMetrics struct {

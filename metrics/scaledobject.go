@@ -20,9 +20,9 @@ const DefaultScaledObjectExpiry = 10 * time.Minute
 // the scaler evaluated. It implements scaler.Observer and
 // prometheus.Collector and is safe for concurrent use.
 //
-// KEDA never reports that a ScaledObject was deleted, so the series of a
-// trigger that was not observed for the expiry period are removed, which
-// keeps the number of series bounded.
+// KEDA never reports that a ScaledObject was deleted. The series of a
+// trigger that was not observed for the expiry period are therefore removed,
+// which keeps the number of series bounded.
 //
 // A ScaledObject with several lagscaler triggers has one metric_value series
 // per trigger. Its active series is 1 when any trigger is active, and its
@@ -84,11 +84,11 @@ func newScaledObjectMetrics(expiry time.Duration, now func() time.Time) *ScaledO
 			"1 when the ScaledObject was last reported active to KEDA, 0 otherwise.",
 			objectLabels, nil),
 		replicaCap: prometheus.NewDesc("lagscaler_scaledobject_replica_cap",
-			"Maximum number of replicas the ScaledObject's metric value may ask for. "+
+			"Maximum replica count that the ScaledObject's metric value can request. "+
 				"Absent when allowIdleConsumers lifts the cap.",
 			objectLabels, nil),
 		desiredReplicas: prometheus.NewDesc("lagscaler_scaledobject_desired_replicas",
-			"Replicas the lag asks for, ceil(lag / lagThreshold), "+
+			"Replica count computed from the lag, ceil(lag / lagThreshold), "+
 				"before even distribution and the replica cap.",
 			objectLabels, nil),
 		triggers: make(map[triggerKey]triggerResult),

@@ -22,11 +22,11 @@ const (
 # TYPE lagscaler_scaledobject_active gauge
 `
 	headerReplicaCap = `
-# HELP lagscaler_scaledobject_replica_cap Maximum number of replicas the ScaledObject's metric value may ask for. Absent when allowIdleConsumers lifts the cap.
+# HELP lagscaler_scaledobject_replica_cap Maximum replica count that the ScaledObject's metric value can request. Absent when allowIdleConsumers lifts the cap.
 # TYPE lagscaler_scaledobject_replica_cap gauge
 `
 	headerDesiredReplicas = `
-# HELP lagscaler_scaledobject_desired_replicas Replicas the lag asks for, ceil(lag / lagThreshold), before even distribution and the replica cap.
+# HELP lagscaler_scaledobject_desired_replicas Replica count computed from the lag, ceil(lag / lagThreshold), before even distribution and the replica cap.
 # TYPE lagscaler_scaledobject_desired_replicas gauge
 `
 )

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,15 +14,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/lagscaler/lagscaler/internal/config"
-	"github.com/lagscaler/lagscaler/lag"
 )
 
 // BenchmarkLagCommand1000Partitions runs `lagscaler lag` in-process, from
 // flag parsing to the printed table, for one group over a 1,000-partition
 // topic on kfake. Every partition lags 20 records, more than the gap that
-// makes the lag reader probe for transaction markers, so each run is the
-// batched read alone: connect, OffsetFetch, DescribeGroups, Metadata and two
-// ListOffsets.
+// makes the lag reader probe for transaction markers. Each run is therefore
+// the batched read alone: connect, OffsetFetch, DescribeGroups, Metadata and
+// two ListOffsets.
 func BenchmarkLagCommand1000Partitions(b *testing.B) {
 	const partitions, records = 1000, 20
 	k := newTestKafka(b, 1)
@@ -68,17 +67,19 @@ func (c *requestCounter) reset() map[int16]int {
 	return counts
 }
 
-// BenchmarkRefresh200Groups measures one refresh of `lagscaler lag` (the
-// work --watch repeats) for 200 groups on a 3-broker kfake cluster with 10
-// topics of 12 partitions each, and reports the Kafka requests it sends per
-// refresh by API key. The lag reader batches every group into one
-// OffsetFetch and one DescribeGroups per group coordinator and one Metadata
-// request. Each partition leader then gets one ListOffsets request for
-// log-start offsets and one for log-end offsets, so the ListOffsets count
-// does not grow with groups or partitions. franz-go answers a Metadata request from its
-// cache when the last one is younger than kgo.MetadataMinAge (1s in
-// config.Cluster.ClientOptions), so back-to-back refreshes here show a
-// fraction of a Metadata request each, and a --watch refresh sends one.
+// BenchmarkRefresh200Groups measures one refresh of `lagscaler lag`, the
+// work --watch repeats. It reads 200 groups on a 3-broker kfake cluster with
+// 10 topics of 12 partitions each and reports the Kafka requests it sends
+// per refresh by API key.
+//
+// The lag reader batches every group into one OffsetFetch and one
+// DescribeGroups per group coordinator and one Metadata request. Each
+// partition leader then gets one ListOffsets request for log-start offsets
+// and one for log-end offsets, so the ListOffsets count does not grow with
+// groups or partitions. franz-go serves a Metadata request from its cache
+// when the last one is younger than kgo.MetadataMinAge (1s in
+// config.Cluster.ClientOptions). Back-to-back refreshes here therefore show
+// a fraction of a Metadata request each, and a --watch refresh sends one.
 func BenchmarkRefresh200Groups(b *testing.B) {
 	const brokers, topics, partitions, groups = 3, 10, 12, 200
 	k := newTestKafka(b, brokers)
@@ -104,7 +105,7 @@ func BenchmarkRefresh200Groups(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	src := &kafkaLagSource{kafka: reader, groups: names, policy: lag.Policy{}}
+	src := &kafkaLagSource{lagRequest: lagRequest{groups: names}, kafka: reader}
 	defer src.close()
 
 	ctx := context.Background()
@@ -129,7 +130,7 @@ func BenchmarkRefresh200Groups(b *testing.B) {
 		total += n
 		keys = append(keys, key)
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	slices.Sort(keys)
 	for _, key := range keys {
 		b.ReportMetric(float64(counts[key])/float64(b.N), kmsg.NameForKey(key)+"/op")
 	}

@@ -91,6 +91,7 @@ func (f *explainFlags) validate() error {
 	case f.file != "" && len(f.metadata) > 0:
 		errs = append(errs, errors.New("-f and --metadata are exclusive: set one of them"))
 	}
+
 	if f.snapshot == "" {
 		errs = append(errs, f.target.validate()...)
 	} else if f.target.bootstrapServer != "" {
@@ -102,6 +103,7 @@ func (f *explainFlags) validate() error {
 	if _, err := parseMetadataFlags(f.metadata); err != nil {
 		errs = append(errs, err)
 	}
+
 	if f.currentReplicas < -1 {
 		errs = append(errs, fmt.Errorf("invalid --current-replicas %d: use 0 or more", f.currentReplicas))
 	}
@@ -130,6 +132,9 @@ type explainTarget struct {
 	triggers    []trigger
 	minReplicas int
 	maxReplicas int
+	// results are the parsed triggers with their decisions, in the order of
+	// triggers.
+	results []*triggerResult
 }
 
 // triggerResult is the decision for one trigger, or why there is none.
@@ -149,41 +154,35 @@ func runExplain(ctx context.Context, out io.Writer, f *explainFlags) error {
 	if err != nil {
 		return usageError(err)
 	}
+
 	var report *inspect.Report
 	if f.snapshot != "" {
 		if report, err = readSnapshotFile(f.snapshot); err != nil {
 			return usageError(err)
 		}
 	}
-	clusters, err := f.clusters(report, targets)
+	// The configuration is loaded once and serves both to check the
+	// clusters that trigger metadata names and to read Kafka. --snapshot
+	// needs it only with --config.
+	var cfg *config.Config
+	if report == nil || f.target.configFile != "" {
+		if cfg, err = f.target.configuration(); err != nil {
+			return err
+		}
+	}
+	clusters, err := f.clusters(cfg, report, targets)
 	if err != nil {
 		return err
 	}
-
-	results := map[*explainTarget][]*triggerResult{}
-	var all []*triggerResult
-	var metadataErrs []error
-	for i := range targets {
-		t := &targets[i]
-		for _, tr := range t.triggers {
-			parsed, err := scaler.ParseMetadata(tr.metadata, clusters...)
-			if err != nil {
-				metadataErrs = append(metadataErrs, fmt.Errorf("%s, trigger %d: %w", t.name, tr.index, err))
-				continue
-			}
-			r := &triggerResult{trigger: tr, parsed: parsed}
-			results[t] = append(results[t], r)
-			all = append(all, r)
-		}
-	}
-	if err := errors.Join(metadataErrs...); err != nil {
+	all, err := parseTriggers(targets, clusters)
+	if err != nil {
 		return usageError(err)
 	}
 
 	now := time.Now()
 	if report != nil {
 		attachSavedSnapshots(all, report)
-	} else if err := f.readSnapshots(ctx, all); err != nil {
+	} else if err := f.readSnapshots(ctx, cfg, all); err != nil {
 		return err
 	}
 	for _, r := range all {
@@ -203,12 +202,34 @@ func runExplain(ctx context.Context, out io.Writer, f *explainFlags) error {
 		if i > 0 {
 			buf.WriteString("\n")
 		}
-		writeTargetExplanation(&buf, &targets[i], results[&targets[i]], f.currentReplicas, report == nil)
+		writeTargetExplanation(&buf, &targets[i], f.currentReplicas, report == nil)
 	}
 	if _, err := out.Write(buf.Bytes()); err != nil {
 		return err
 	}
 	return explainExitError(all)
+}
+
+// parseTriggers parses the metadata of every trigger of targets, stores the
+// results in each target and returns all of them in order. It returns every
+// metadata error at once.
+func parseTriggers(targets []explainTarget, clusters []scaler.Cluster) ([]*triggerResult, error) {
+	var all []*triggerResult
+	var errs []error
+	for i := range targets {
+		t := &targets[i]
+		for _, tr := range t.triggers {
+			parsed, err := scaler.ParseMetadata(tr.metadata, clusters...)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s, trigger %d: %w", t.name, tr.index, err))
+				continue
+			}
+			r := &triggerResult{trigger: tr, parsed: parsed}
+			t.results = append(t.results, r)
+			all = append(all, r)
+		}
+	}
+	return all, errors.Join(errs...)
 }
 
 // targets returns what to explain: each ScaledObject of -f, or the
@@ -233,51 +254,55 @@ func (f *explainFlags) targets() ([]explainTarget, error) {
 	}
 	var targets []explainTarget
 	for _, so := range objects {
-		triggers, err := so.lagTriggers()
+		t, err := f.scaledObjectTarget(so)
 		if err != nil {
 			return nil, err
-		}
-		t := explainTarget{
-			name:        "ScaledObject " + so.name(),
-			triggers:    triggers,
-			minReplicas: kedaDefaultMinReplicas,
-			maxReplicas: kedaDefaultMaxReplicas,
-		}
-		if so.Spec.MinReplicaCount != nil {
-			t.minReplicas = int(*so.Spec.MinReplicaCount)
-		}
-		if so.Spec.MaxReplicaCount != nil {
-			t.maxReplicas = int(*so.Spec.MaxReplicaCount)
-		}
-		if f.minSet {
-			t.minReplicas = f.minReplicas
-		}
-		if f.maxSet {
-			t.maxReplicas = f.maxReplicas
-		}
-		if t.minReplicas > t.maxReplicas {
-			return nil, fmt.Errorf("%s: minReplicaCount %d is above maxReplicaCount %d", t.name, t.minReplicas, t.maxReplicas)
 		}
 		targets = append(targets, t)
 	}
 	return targets, nil
 }
 
-// clusters returns the clusters trigger metadata may name. With --snapshot
-// and no --config they are the clusters of the saved report. Each of them
+// scaledObjectTarget returns the lagscaler triggers and replica counts of
+// so. --min-replicas and --max-replicas, when given, override the counts.
+func (f *explainFlags) scaledObjectTarget(so scaledObject) (explainTarget, error) {
+	triggers, err := so.lagTriggers()
+	if err != nil {
+		return explainTarget{}, err
+	}
+	t := explainTarget{
+		name:        "ScaledObject " + so.name(),
+		triggers:    triggers,
+		minReplicas: kedaDefaultMinReplicas,
+		maxReplicas: kedaDefaultMaxReplicas,
+	}
+
+	if so.Spec.MinReplicaCount != nil {
+		t.minReplicas = int(*so.Spec.MinReplicaCount)
+	}
+	if so.Spec.MaxReplicaCount != nil {
+		t.maxReplicas = int(*so.Spec.MaxReplicaCount)
+	}
+	if f.minSet {
+		t.minReplicas = f.minReplicas
+	}
+	if f.maxSet {
+		t.maxReplicas = f.maxReplicas
+	}
+	if t.minReplicas > t.maxReplicas {
+		return explainTarget{}, fmt.Errorf("%s: minReplicaCount %d is above maxReplicaCount %d",
+			t.name, t.minReplicas, t.maxReplicas)
+	}
+	return t, nil
+}
+
+// clusters returns the clusters trigger metadata may name: those of cfg,
+// or without cfg those of the saved report. Each cluster of the report
 // accepts every bootstrapServers value the triggers name, because nothing
-// connects to them.
-func (f *explainFlags) clusters(report *inspect.Report, targets []explainTarget) ([]scaler.Cluster, error) {
-	var out []scaler.Cluster
-	if report == nil || f.target.configFile != "" {
-		cfg, err := f.target.configuration()
-		if err != nil {
-			return nil, err
-		}
-		for _, cl := range cfg.Clusters {
-			out = append(out, scaler.Cluster{Name: cl.Name, BootstrapServers: cl.BootstrapServers})
-		}
-		return out, nil
+// connects to it.
+func (f *explainFlags) clusters(cfg *config.Config, report *inspect.Report, targets []explainTarget) ([]scaler.Cluster, error) {
+	if cfg != nil {
+		return scalerClusters(cfg), nil
 	}
 
 	var servers []string
@@ -286,6 +311,7 @@ func (f *explainFlags) clusters(report *inspect.Report, targets []explainTarget)
 			servers = append(servers, config.SplitList(tr.metadata[scaler.KeyBootstrapServers])...)
 		}
 	}
+	var out []scaler.Cluster
 	seen := map[string]bool{}
 	for _, g := range report.Groups {
 		if !seen[g.Cluster] {
@@ -327,13 +353,9 @@ func attachSavedSnapshots(results []*triggerResult, report *inspect.Report) {
 	}
 }
 
-// readSnapshots reads the lag of every trigger from Kafka, with one batched
-// read per cluster.
-func (f *explainFlags) readSnapshots(ctx context.Context, results []*triggerResult) error {
-	cfg, err := f.target.configuration()
-	if err != nil {
-		return err
-	}
+// readSnapshots reads the lag of every trigger from the clusters of cfg,
+// with one batched read per cluster.
+func (f *explainFlags) readSnapshots(ctx context.Context, cfg *config.Config, results []*triggerResult) error {
 	byCluster := map[string][]*triggerResult{}
 	for _, r := range results {
 		byCluster[r.parsed.Cluster] = append(byCluster[r.parsed.Cluster], r)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,14 +16,14 @@ import (
 // writeTargetExplanation writes the decision of every trigger of t and the
 // replica count the HPA derives from them. live is set when the lag was read
 // from Kafka just now rather than from a saved report.
-func writeTargetExplanation(buf *bytes.Buffer, t *explainTarget, results []*triggerResult, current int, live bool) {
+func writeTargetExplanation(buf *bytes.Buffer, t *explainTarget, current int, live bool) {
 	fmt.Fprintf(buf, "%s\n", t.name)
-	for _, r := range results {
+	for _, r := range t.results {
 		buf.WriteString("\n")
 		writeTriggerExplanation(buf, r, live)
 	}
 	buf.WriteString("\n")
-	writeReplicas(buf, t, results, current)
+	writeReplicas(buf, t, current)
 }
 
 func writeTriggerExplanation(buf *bytes.Buffer, r *triggerResult, live bool) {
@@ -151,7 +152,7 @@ func uncountedReason(p lag.Partition, t scaler.Trigger) string {
 
 // writeReplicas writes the replica count the HPA picks from the triggers'
 // metric values, with KEDA's activation rules around it.
-func writeReplicas(buf *bytes.Buffer, t *explainTarget, results []*triggerResult, current int) {
+func writeReplicas(buf *bytes.Buffer, t *explainTarget, current int) {
 	// KEDA gives the HPA a minimum of at least 1 and scales between 0 and
 	// that minimum itself, from the triggers' activity.
 	hpaMin := max(t.minReplicas, 1)
@@ -160,7 +161,7 @@ func writeReplicas(buf *bytes.Buffer, t *explainTarget, results []*triggerResult
 
 	var decided []*triggerResult
 	active := false
-	for _, r := range results {
+	for _, r := range t.results {
 		if r.err != nil {
 			fmt.Fprintf(buf, "  trigger %d has no metric (error above); the HPA uses the other triggers, if any\n", r.index)
 			continue
@@ -203,14 +204,9 @@ func writeReplicas(buf *bytes.Buffer, t *explainTarget, results []*triggerResult
 
 // metadataText lists metadata entries sorted by key.
 func metadataText(md map[string]string) string {
-	keys := make([]string, 0, len(md))
-	for k := range md {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	items := make([]string, len(keys))
-	for i, k := range keys {
-		items[i] = k + "=" + md[k]
+	items := make([]string, 0, len(md))
+	for _, key := range slices.Sorted(maps.Keys(md)) {
+		items = append(items, key+"="+md[key])
 	}
 	return strings.Join(items, " ")
 }

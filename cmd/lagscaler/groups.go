@@ -23,12 +23,11 @@ var groupStates = []string{"Stable", "Empty", "Dead", "PreparingRebalance", "Com
 
 // groupsFlags are the flags of "lagscaler groups".
 type groupsFlags struct {
-	target      kafkaTarget
-	states      []string
-	pattern     string
-	output      string
-	isolation   string
-	resetPolicy string
+	target       kafkaTarget
+	effectiveLag effectiveLagFlags
+	states       []string
+	pattern      string
+	output       string
 }
 
 // groupSummary is one row of "lagscaler groups".
@@ -75,10 +74,7 @@ Exit codes: 0 success, 1 Kafka could not be read, 2 invalid flags.`,
 		"list only groups in this state ("+joinChoices(groupStates)+"); repeat for several")
 	flags.StringVar(&f.pattern, "pattern", "", "list only groups whose whole ID matches this Go regular expression")
 	flags.StringVarP(&f.output, "output", "o", outputTable, "output format: "+joinChoices(outputFormats))
-	flags.StringVar(&f.isolation, "isolation", lag.ReadUncommitted.String(),
-		"end offset for EFFECTIVE-LAG: read_uncommitted (high watermark) or read_committed (last stable offset)")
-	flags.StringVar(&f.resetPolicy, "offset-reset-policy", lag.Latest.String(),
-		"the consumers' auto.offset.reset, which sets the EFFECTIVE-LAG of partitions without a usable commit: latest or earliest")
+	f.effectiveLag.register(flags)
 	return cmd
 }
 
@@ -99,11 +95,8 @@ func (f *groupsFlags) validate() error {
 			errs = append(errs, fmt.Errorf("invalid --pattern %q: %w", f.pattern, err))
 		}
 	}
-	errs = append(errs,
-		checkChoice("--output", f.output, outputFormats),
-		checkChoice("--isolation", f.isolation, isolationLevels),
-		checkChoice("--offset-reset-policy", f.resetPolicy, resetPolicies),
-	)
+	errs = append(errs, checkChoice("--output", f.output, outputFormats))
+	errs = append(errs, f.effectiveLag.validate()...)
 	if err := errors.Join(errs...); err != nil {
 		return usageError(err)
 	}
@@ -159,13 +152,8 @@ func listGroups(ctx context.Context, kafka *kafkaReader, f *groupsFlags) ([]grou
 	if err != nil {
 		return nil, kafka.unreachable(fmt.Errorf("describing consumer groups: %w", err))
 	}
-	isolation, policy := lag.ReadUncommitted, lag.Policy{Reset: lag.Latest}
-	if f.isolation == lag.ReadCommitted.String() {
-		isolation = lag.ReadCommitted
-	}
-	if f.resetPolicy == lag.Earliest.String() {
-		policy.Reset = lag.Earliest
-	}
+	isolation, reset := f.effectiveLag.values()
+	policy := lag.Policy{Reset: reset}
 	queries := make([]lag.Query, len(names))
 	for i, name := range names {
 		queries[i] = lag.Query{Cluster: kafka.cluster.Name, Group: name, Isolation: isolation}
@@ -192,10 +180,11 @@ func listGroups(ctx context.Context, kafka *kafkaReader, f *groupsFlags) ([]grou
 	return summaries, nil
 }
 
-// consumerGroupNames returns the listed groups that consumers use, as
-// kafka-consumer-groups lists them: classic groups of protocol type
-// "consumer" or without one (groups that only commit, like Flink's), and
-// groups of the consumer protocol. Share and Connect groups are left out.
+// consumerGroupNames returns the sorted names of the listed groups that
+// consumers use, as kafka-consumer-groups lists them. These are classic
+// groups of protocol type "consumer" or without one, such as Flink's groups
+// that only commit, and groups of the consumer protocol. Share and Connect
+// groups are left out.
 func consumerGroupNames(listed kadm.ListedGroups) []string {
 	var names []string
 	for name, g := range listed {

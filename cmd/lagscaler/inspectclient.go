@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"slices"
 	"time"
 
@@ -19,7 +18,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/lagscaler/lagscaler/inspect"
-	"github.com/lagscaler/lagscaler/lag"
 	inspectv1 "github.com/lagscaler/lagscaler/proto/inspect/v1"
 )
 
@@ -62,13 +60,9 @@ func (f *serverFlags) credentials() (credentials.TransportCredentials, error) {
 	if f.caFile == "" {
 		return insecure.NewCredentials(), nil
 	}
-	pem, err := os.ReadFile(f.caFile)
+	pool, err := readCertPool("--server-tls-ca", f.caFile)
 	if err != nil {
-		return nil, fmt.Errorf("reading --server-tls-ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("invalid --server-tls-ca %s: it contains no PEM certificate", f.caFile)
+		return nil, err
 	}
 	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	if f.cert != "" {
@@ -79,6 +73,20 @@ func (f *serverFlags) credentials() (credentials.TransportCredentials, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return credentials.NewTLS(cfg), nil
+}
+
+// readCertPool reads the PEM certificates of the file at path into a pool.
+// flag is the flag that set path, which the errors name.
+func readCertPool(flag, path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", flag, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("invalid %s %s: it contains no PEM certificate", flag, path)
+	}
+	return pool, nil
 }
 
 // dial returns a client connection to --server. gRPC connects lazily, so an
@@ -98,19 +106,12 @@ func (f *serverFlags) dial(extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 // serverLagSource reads reports from a scaler's inspection service, one
 // GetLag call per group.
 type serverLagSource struct {
+	lagRequest
 	conn    *grpc.ClientConn
 	client  inspectv1.InspectClient
 	address string
 	cluster string
 	timeout time.Duration
-	groups  []string
-	pattern *regexp.Regexp
-	// patternText is --group-pattern as the user typed it, without the
-	// anchors that pattern adds.
-	patternText string
-	topics      []string
-	isolate     lag.Isolation
-	policy      lag.ResetPolicy
 }
 
 func (s *serverLagSource) close() { s.conn.Close() }
@@ -138,7 +139,7 @@ func (s *serverLagSource) fetch(ctx context.Context) (fetchResult, error) {
 			Cluster:           s.cluster,
 			Group:             group,
 			Topics:            s.topics,
-			Isolation:         inspect.IsolationToProto(s.isolate),
+			Isolation:         inspect.IsolationToProto(s.isolation),
 			OffsetResetPolicy: inspect.ResetPolicyToProto(s.policy),
 		})
 		if status.Code(err) == codes.NotFound {
@@ -149,6 +150,7 @@ func (s *serverLagSource) fetch(ctx context.Context) (fetchResult, error) {
 		if err != nil {
 			return fetchResult{}, s.callError("GetLag", err)
 		}
+
 		g := inspect.GroupFromProto(resp.GetGroup())
 		switch {
 		case g.State == "Dead" && nothingCommitted(g):

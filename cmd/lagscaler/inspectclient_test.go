@@ -73,7 +73,7 @@ func TestLagFromServerPattern(t *testing.T) {
 	addr := startInspectServer(t, k)
 
 	// The pattern matches groups in the scaler's cache, so flink-2 is
-	// matched only once something asked the scaler for it.
+	// matched only once something requested it from the scaler.
 	if r := runCLI(t, "lag", "--server", addr, "--cluster", "main", "--group", "flink-2"); r.code != exitOK {
 		t.Fatalf("lag --group flink-2 exit code = %d (%v)", r.code, r.err)
 	}

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/lagscaler/lagscaler/inspect"
 	"github.com/lagscaler/lagscaler/internal/config"
@@ -24,18 +24,57 @@ var (
 	resetPolicies   = []string{lag.Latest.String(), lag.Earliest.String()}
 )
 
+// effectiveLagFlags are --isolation and --offset-reset-policy, which set how
+// EFFECTIVE-LAG is counted.
+type effectiveLagFlags struct {
+	isolation   string
+	resetPolicy string
+}
+
+func (f *effectiveLagFlags) register(flags *pflag.FlagSet) {
+	flags.StringVar(&f.isolation, "isolation", lag.ReadUncommitted.String(),
+		"end offset for EFFECTIVE-LAG: read_uncommitted (high watermark) or read_committed (last stable offset)")
+	flags.StringVar(&f.resetPolicy, "offset-reset-policy", lag.Latest.String(),
+		"the consumers' auto.offset.reset, which sets the EFFECTIVE-LAG of partitions without a usable commit: latest or earliest")
+}
+
+// validate returns one error per invalid flag value.
+func (f *effectiveLagFlags) validate() []error {
+	var errs []error
+	if err := checkChoice("--isolation", f.isolation, isolationLevels); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkChoice("--offset-reset-policy", f.resetPolicy, resetPolicies); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// values returns the isolation level and reset policy the flags name. The
+// flags must be valid.
+func (f *effectiveLagFlags) values() (lag.Isolation, lag.ResetPolicy) {
+	isolation := lag.ReadUncommitted
+	if f.isolation == lag.ReadCommitted.String() {
+		isolation = lag.ReadCommitted
+	}
+	policy := lag.Latest
+	if f.resetPolicy == lag.Earliest.String() {
+		policy = lag.Earliest
+	}
+	return isolation, policy
+}
+
 // lagFlags are the flags of "lagscaler lag".
 type lagFlags struct {
 	target       kafkaTarget
 	server       serverFlags
+	effectiveLag effectiveLagFlags
 	groups       []string
 	groupPattern string
 	topics       []string
 	output       string
 	sort         string
 	watch        time.Duration
-	isolation    string
-	resetPolicy  string
 }
 
 func newLagCommand() *cobra.Command {
@@ -83,10 +122,7 @@ does not exist.`,
 	flags.DurationVar(&f.watch, "watch", 0,
 		"refresh at this interval (at least 1s) and add consume and produce rates in offsets/s "+
 			"and an estimated catch-up time, until Ctrl-C (default: print once)")
-	flags.StringVar(&f.isolation, "isolation", lag.ReadUncommitted.String(),
-		"end offset for EFFECTIVE-LAG: read_uncommitted (high watermark) or read_committed (last stable offset)")
-	flags.StringVar(&f.resetPolicy, "offset-reset-policy", lag.Latest.String(),
-		"the consumer's auto.offset.reset, which sets the EFFECTIVE-LAG of partitions without a usable commit: latest or earliest")
+	f.effectiveLag.register(flags)
 	return cmd
 }
 
@@ -97,8 +133,8 @@ func (f *lagFlags) validate() error {
 		if f.target.bootstrapServer != "" || f.target.configFile != "" {
 			errs = append(errs, errors.New("--server reads from a running scaler and excludes --bootstrap-server and --config"))
 		}
-		if f.target.timeout <= 0 {
-			errs = append(errs, fmt.Errorf("invalid --timeout %s: use a positive duration such as 10s", f.target.timeout))
+		if err := f.target.checkTimeout(); err != nil {
+			errs = append(errs, err)
 		}
 	} else {
 		errs = append(errs, f.target.validate()...)
@@ -111,9 +147,8 @@ func (f *lagFlags) validate() error {
 	errs = append(errs,
 		checkChoice("--output", f.output, outputFormats),
 		checkChoice("--sort", f.sort, sortOrders),
-		checkChoice("--isolation", f.isolation, isolationLevels),
-		checkChoice("--offset-reset-policy", f.resetPolicy, resetPolicies),
 	)
+	errs = append(errs, f.effectiveLag.validate()...)
 	if f.watch != 0 && f.watch < minWatchInterval {
 		errs = append(errs, fmt.Errorf("invalid --watch %s: use an interval of at least %s, such as 5s", f.watch, minWatchInterval))
 	}
@@ -193,19 +228,15 @@ func runLag(ctx context.Context, out, errOut io.Writer, f *lagFlags) error {
 // source returns the Kafka or server source the flags select. The flags
 // must be valid.
 func (f *lagFlags) source() (lagSource, error) {
-	isolation := lag.ReadUncommitted
-	if f.isolation == lag.ReadCommitted.String() {
-		isolation = lag.ReadCommitted
+	req := lagRequest{
+		groups:      uniqueInOrder(f.groups),
+		patternText: f.groupPattern,
+		topics:      f.topics,
 	}
-	policy := lag.Latest
-	if f.resetPolicy == lag.Earliest.String() {
-		policy = lag.Earliest
-	}
-	var pattern *regexp.Regexp
 	if f.groupPattern != "" {
-		pattern, _ = compileGroupPattern(f.groupPattern)
+		req.pattern, _ = compileGroupPattern(f.groupPattern)
 	}
-	groups := uniqueInOrder(f.groups)
+	req.isolation, req.policy = f.effectiveLag.values()
 
 	if f.server.address != "" {
 		conn, err := f.server.dial()
@@ -217,9 +248,8 @@ func (f *lagFlags) source() (lagSource, error) {
 			cluster = config.DefaultClusterName
 		}
 		return &serverLagSource{
-			conn: conn, client: inspectv1.NewInspectClient(conn), address: f.server.address, cluster: cluster,
-			timeout: f.target.timeout, groups: groups, pattern: pattern, patternText: f.groupPattern,
-			topics: f.topics, isolate: isolation, policy: policy,
+			lagRequest: req, conn: conn, client: inspectv1.NewInspectClient(conn),
+			address: f.server.address, cluster: cluster, timeout: f.target.timeout,
 		}, nil
 	}
 
@@ -231,10 +261,7 @@ func (f *lagFlags) source() (lagSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kafkaLagSource{
-		kafka: kafka, groups: groups, pattern: pattern, patternText: f.groupPattern,
-		topics: f.topics, isolate: isolation, policy: lag.Policy{Reset: policy},
-	}, nil
+	return &kafkaLagSource{lagRequest: req, kafka: kafka}, nil
 }
 
 // uniqueInOrder returns values without repeats, in the order of their first

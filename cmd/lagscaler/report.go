@@ -30,7 +30,7 @@ const (
 
 var sortOrders = []string{sortTopic, sortLag, sortEffectiveLag}
 
-// checkChoice returns a usage error unless value is one of allowed.
+// checkChoice returns an error naming flag unless value is one of allowed.
 func checkChoice(flag, value string, allowed []string) error {
 	if slices.Contains(allowed, value) {
 		return nil
@@ -53,9 +53,10 @@ func joinChoices(choices []string) string {
 	return out + " or " + choices[len(choices)-1]
 }
 
-// sortPartitions orders the partitions of g by topic, then by order within a
-// topic: partition number, or lag or effective lag from highest to lowest
-// with unknown values last and ties by partition number.
+// sortPartitions orders the partitions of g by topic, then within a topic
+// by order. sortTopic orders by partition number. sortLag and
+// sortEffectiveLag order from highest to lowest value, with unknown values
+// last and ties by partition number.
 func sortPartitions(g *inspect.GroupReport, order string) {
 	value := func(p inspect.PartitionReport) *int64 { return nil }
 	switch order {

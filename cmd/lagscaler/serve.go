@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,7 +51,7 @@ func newServeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve KEDA's external scaler protocol and Prometheus lag metrics",
-		Long: `serve answers KEDA's external scaler calls (IsActive, GetMetricSpec,
+		Long: `serve handles KEDA's external scaler calls (IsActive, GetMetricSpec,
 GetMetrics and their streaming forms) on --grpc-addr and serves /healthz,
 /readyz and /metrics on --http-addr. Kafka clusters come from --config or
 --bootstrap-server, never from ScaledObject metadata.`,
@@ -68,7 +67,7 @@ GetMetrics and their streaming forms) on --grpc-addr and serves /healthz,
 	flags.StringVar(&f.configFile, "config", "", "path of the YAML configuration file with clusters and exported groups")
 	flags.DurationVar(&f.refresh, "refresh-interval", 5*time.Second, "how often lag of groups in use is read from Kafka")
 	flags.DurationVar(&f.idleExpiry, "idle-expiry", 10*time.Minute, "how long a group is kept refreshed after the last request for it")
-	flags.DurationVar(&f.maxStaleness, "max-staleness", 30*time.Second, "age at which a lag snapshot is an error instead of an answer")
+	flags.DurationVar(&f.maxStaleness, "max-staleness", 30*time.Second, "maximum age of a cached lag snapshot; a call that needs an older one fails with Unavailable")
 	flags.DurationVar(&f.kafkaTimeout, "kafka-timeout", 10*time.Second, "time limit of one lag refresh of one cluster")
 	flags.IntVar(&f.maxGroups, "max-groups", 10000, "maximum (cluster, group, topics) lag queries held at once; requests for more are rejected until unused ones expire")
 	flags.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "time allowed for in-flight requests after SIGTERM before connections are closed")
@@ -147,13 +146,9 @@ func (f *serveFlags) serverTLS() (credentials.TransportCredentials, error) {
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if f.clientCA != "" {
-		pem, err := os.ReadFile(f.clientCA)
+		pool, err := readCertPool("--grpc-client-ca", f.clientCA)
 		if err != nil {
-			return nil, fmt.Errorf("reading --grpc-client-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--grpc-client-ca %s contains no PEM certificate", f.clientCA)
+			return nil, err
 		}
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
@@ -209,35 +204,35 @@ type app struct {
 	flags   *serveFlags
 	logger  *slog.Logger
 	metrics *serveMetrics
-	clients []*kgo.Client
+	kafka   []*kafkaReader
 	cache   *lag.Cache
 	health  *health.Server
 	// ready is true while the gRPC server accepts calls.
 	ready atomic.Bool
 }
 
-func newApp(cfg *config.Config, f *serveFlags, logger *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, flags: f, logger: logger, health: health.NewServer()}
+// newApp creates one Kafka client per cluster of cfg, the lag cache over
+// them and the metrics. On error it closes the clients it created.
+func newApp(cfg *config.Config, f *serveFlags, logger *slog.Logger) (_ *app, err error) {
 	m, err := newServeMetrics(scaledObjectExpiry(f.maxStaleness))
 	if err != nil {
 		return nil, err
 	}
-	a.metrics = m
+	a := &app{cfg: cfg, flags: f, logger: logger, metrics: m, health: health.NewServer()}
+	defer func() {
+		if err != nil {
+			a.closeClients()
+		}
+	}()
 
-	var readers []*lag.Reader
+	readers := make([]*lag.Reader, 0, len(cfg.Clusters))
 	for _, cl := range cfg.Clusters {
-		opts, err := cl.ClientOptions(f.kafkaTimeout)
+		kafka, err := newKafkaReader(cl, f.kafkaTimeout, kgo.WithHooks(m.kafka.Hooks(cl.Name)))
 		if err != nil {
-			a.closeClients()
-			return nil, fmt.Errorf("kafka cluster %q: %w", cl.Name, err)
+			return nil, err
 		}
-		client, err := kgo.NewClient(append(opts, kgo.WithHooks(m.kafka.Hooks(cl.Name)))...)
-		if err != nil {
-			a.closeClients()
-			return nil, fmt.Errorf("kafka cluster %q: %w", cl.Name, err)
-		}
-		a.clients = append(a.clients, client)
-		readers = append(readers, lag.NewReader(cl.Name, client))
+		a.kafka = append(a.kafka, kafka)
+		readers = append(readers, kafka.reader)
 	}
 	a.cache = lag.NewCache(readers, lag.CacheOptions{
 		RefreshInterval: f.refresh,
@@ -248,22 +243,21 @@ func newApp(cfg *config.Config, f *serveFlags, logger *slog.Logger) (*app, error
 		Logger:          logger,
 		OnRefresh:       m.kafka.ObserveRefresh,
 	})
+
 	for _, g := range cfg.Metrics.Groups {
 		if err := a.cache.Pin(lag.Query{Cluster: g.Cluster, Group: g.Group, Topics: g.Topics}); err != nil {
-			a.closeClients()
 			return nil, err
 		}
 	}
 	if err := m.registerLag(a.cache, cfg, f.maxStaleness); err != nil {
-		a.closeClients()
 		return nil, err
 	}
 	return a, nil
 }
 
 func (a *app) closeClients() {
-	for _, c := range a.clients {
-		c.Close()
+	for _, k := range a.kafka {
+		k.close()
 	}
 }
 

@@ -94,7 +94,7 @@ func scaledObjectRef(md map[string]string) *pb.ScaledObjectRef {
 	return &pb.ScaledObjectRef{Name: "taskmanagers", Namespace: "flink", ScalerMetadata: md}
 }
 
-func TestServeAnswersKEDACalls(t *testing.T) {
+func TestServeHandlesKEDACalls(t *testing.T) {
 	k := newOrdersKafka(t)
 	rs := startServe(t, k.bootstrap, nil)
 
@@ -256,23 +256,8 @@ func waitReady(t *testing.T, url string) {
 }
 
 func TestServeShutdownWithHungBroker(t *testing.T) {
-	// A listener that accepts connections and never answers, like a broker
-	// that stopped responding.
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	defer listener.Close()
-	go func() {
-		for {
-			conn, err := listener.Accept()
-			if err != nil {
-				return
-			}
-			defer conn.Close()
-		}
-	}()
-	rs := startServe(t, listener.Addr().String(), func(f *serveFlags) {
+	hung := newSilentListener(t)
+	rs := startServe(t, hung, func(f *serveFlags) {
 		f.kafkaTimeout = time.Minute
 		f.shutdownTimeout = time.Minute
 	})
@@ -295,5 +280,23 @@ func TestServeShutdownWithHungBroker(t *testing.T) {
 	}
 	if err := <-called; status.Code(err) != codes.Unavailable {
 		t.Errorf("waiting GetMetrics: err = %v, want Unavailable", err)
+	}
+}
+
+func TestNewAppRejectsUnknownPinnedCluster(t *testing.T) {
+	cfg := config.FromBootstrap("127.0.0.1:1")
+	cfg.Metrics.Groups = []config.MetricsGroup{{Cluster: "nope", Group: "flink"}}
+	f := &serveFlags{
+		refresh:      time.Second,
+		idleExpiry:   time.Minute,
+		maxStaleness: 5 * time.Second,
+		kafkaTimeout: time.Second,
+		maxGroups:    10,
+	}
+	// Pinning fails after the Kafka client was created, so this also runs
+	// the cleanup that closes it.
+	_, err := newApp(cfg, f, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("newApp with a metrics group on cluster nope = %v, want an error naming the cluster", err)
 	}
 }

@@ -88,18 +88,29 @@ func compileGroupPattern(pattern string) (*regexp.Regexp, error) {
 	return regexp.Compile(`^(?:` + pattern + `)$`)
 }
 
-// kafkaLagSource reads lag straight from Kafka with one batched read per
-// refresh.
-type kafkaLagSource struct {
-	kafka   *kafkaReader
+// lagRequest is the selection of "lagscaler lag" that every refresh reads:
+// the groups, named or matched by a pattern, their topics and how effective
+// lag is counted.
+type lagRequest struct {
+	// groups are the --group values without repeats. They are unused when
+	// pattern is set.
 	groups  []string
 	pattern *regexp.Regexp
 	// patternText is --group-pattern as the user typed it, without the
 	// anchors that pattern adds.
 	patternText string
-	topics      []string
-	isolate     lag.Isolation
-	policy      lag.Policy
+	// topics are the --topic values. Empty means every topic the group has
+	// commits for.
+	topics    []string
+	isolation lag.Isolation
+	policy    lag.ResetPolicy
+}
+
+// kafkaLagSource reads lag straight from Kafka with one batched read per
+// refresh.
+type kafkaLagSource struct {
+	lagRequest
+	kafka *kafkaReader
 }
 
 func (s *kafkaLagSource) close() { s.kafka.close() }
@@ -125,7 +136,7 @@ func (s *kafkaLagSource) fetch(ctx context.Context) (fetchResult, error) {
 
 	queries := make([]lag.Query, len(groups))
 	for i, g := range groups {
-		queries[i] = lag.Query{Cluster: s.kafka.cluster.Name, Group: g, Topics: s.topics, Isolation: s.isolate}.Normalize()
+		queries[i] = lag.Query{Cluster: s.kafka.cluster.Name, Group: g, Topics: s.topics, Isolation: s.isolation}.Normalize()
 	}
 	results := s.kafka.reader.Read(ctx, queries)
 
@@ -140,7 +151,7 @@ func (s *kafkaLagSource) fetch(ctx context.Context) (fetchResult, error) {
 		case r.Err != nil:
 			return fetchResult{}, s.kafka.unreachable(r.Err)
 		default:
-			g := inspect.NewGroupReport(r.Snapshot, s.policy)
+			g := inspect.NewGroupReport(r.Snapshot, lag.Policy{Reset: s.policy})
 			reports[groups[i]] = g
 			if nothingCommitted(g) && (g.State == "" || g.State == "Dead") {
 				suspects = append(suspects, groups[i])

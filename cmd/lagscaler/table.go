@@ -53,27 +53,32 @@ func writeGroupTable(buf *bytes.Buffer, g inspect.GroupReport, rates *groupRates
 	}
 	t.row(append(header, "NOTE")...)
 
-	for _, p := range g.Partitions {
-		cells := []string{p.Topic, partitionText(p.Partition), offsetText(p.CurrentOffset),
-			offsetText(p.LogStartOffset), offsetText(p.LogEndOffset), offsetText(p.Lag), offsetText(p.EffectiveLag)}
+	// A partition or topic without a measured rate gets the zero flowRate,
+	// which prints as unknown.
+	var r groupRates
+	if rates != nil {
+		r = *rates
+	}
+	// row writes cells, the effective lag, the rate cells under --watch and
+	// the note.
+	row := func(cells []string, rate flowRate, effectiveLag *int64, note string) {
+		cells = append(cells, offsetText(effectiveLag))
 		if rates != nil {
-			cells = append(cells, rates.partitions[topicPartition{p.Topic, p.Partition}].cells(p.EffectiveLag)...)
+			cells = append(cells, rate.cells(effectiveLag)...)
 		}
-		t.row(append(cells, noteText(p))...)
+		t.row(append(cells, note)...)
 	}
 
+	for _, p := range g.Partitions {
+		row([]string{p.Topic, partitionText(p.Partition), offsetText(p.CurrentOffset),
+			offsetText(p.LogStartOffset), offsetText(p.LogEndOffset), offsetText(p.Lag)},
+			r.partitions[topicPartition{p.Topic, p.Partition}], p.EffectiveLag, noteText(p))
+	}
 	for _, topic := range g.Topics {
-		cells := []string{topic.Topic, "total", "", "", "", offsetText(topic.Lag), offsetText(topic.EffectiveLag)}
-		if rates != nil {
-			cells = append(cells, rates.topics[topic.Topic].cells(topic.EffectiveLag)...)
-		}
-		t.row(append(cells, "")...)
+		row([]string{topic.Topic, "total", "", "", "", offsetText(topic.Lag)},
+			r.topics[topic.Topic], topic.EffectiveLag, "")
 	}
-	cells := []string{"TOTAL", "", "", "", "", offsetText(g.Lag), offsetText(g.EffectiveLag)}
-	if rates != nil {
-		cells = append(cells, rates.total.cells(g.EffectiveLag)...)
-	}
-	t.row(append(cells, "")...)
+	row([]string{"TOTAL", "", "", "", "", offsetText(g.Lag)}, r.total, g.EffectiveLag, "")
 	t.flush()
 }
 

@@ -96,7 +96,7 @@ func TestWriteGroupTablesWatchColumns(t *testing.T) {
 	after := mixedReport()
 	after.TakenAt = before.TakenAt.Add(10 * time.Second)
 	// orders[0]: the commit moves 50 → 150 and the end 100 → 170, so the
-	// group consumes 10/s, producers add 7/s, and 20 offsets of lag take
+	// group consumes 10/s and producers add 7/s. 20 offsets of lag then take
 	// 20 / 3 ≈ 6.7s, shown rounded up to 7s.
 	*after.Partitions[0].CurrentOffset = 150
 	*after.Partitions[0].LogEndOffset = 170

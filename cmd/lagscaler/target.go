@@ -38,8 +38,8 @@ func (t *kafkaTarget) register(flags *pflag.FlagSet) {
 // validate returns one error per problem with the target flags.
 func (t *kafkaTarget) validate() []error {
 	var errs []error
-	if t.timeout <= 0 {
-		errs = append(errs, fmt.Errorf("invalid --timeout %s: use a positive duration such as 10s", t.timeout))
+	if err := t.checkTimeout(); err != nil {
+		errs = append(errs, err)
 	}
 	switch {
 	case t.bootstrapServer != "" && t.configFile != "":
@@ -48,6 +48,14 @@ func (t *kafkaTarget) validate() []error {
 		errs = append(errs, errors.New("no Kafka cluster: set --bootstrap-server host:port or --config FILE"))
 	}
 	return errs
+}
+
+// checkTimeout returns the problem with --timeout, or nil.
+func (t *kafkaTarget) checkTimeout() error {
+	if t.timeout <= 0 {
+		return fmt.Errorf("invalid --timeout %s: use a positive duration such as 10s", t.timeout)
+	}
+	return nil
 }
 
 // configuration returns the clusters the flags name: the one defined by
@@ -102,7 +110,7 @@ type kafkaReader struct {
 
 // newKafkaReader creates a client for cl. franz-go connects lazily, so an
 // unreachable broker shows up as an error of the first read. extra options
-// come after lagscaler's, for tests and benchmarks that add hooks.
+// come after lagscaler's, such as hooks that record the client's requests.
 func newKafkaReader(cl config.Cluster, timeout time.Duration, extra ...kgo.Opt) (*kafkaReader, error) {
 	opts, err := cl.ClientOptions(timeout)
 	if err != nil {

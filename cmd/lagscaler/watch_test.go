@@ -110,9 +110,7 @@ func TestWatcherFrames(t *testing.T) {
 	}}
 	var out, errOut bytes.Buffer
 	w := &watcher{out: &out, errOut: &errOut, format: outputTable, interval: time.Millisecond,
-		render: func(w io.Writer, groups []inspect.GroupReport, rates map[groupKey]*groupRates) error {
-			return writeGroupTables(w, groups, rates)
-		}}
+		render: writeGroupTables}
 	if err := w.run(ctx, src); err != nil {
 		t.Fatalf("watcher.run = %v, want nil after the context ends", err)
 	}
@@ -147,9 +145,7 @@ func TestWatcherTerminalClears(t *testing.T) {
 	}}
 	var out bytes.Buffer
 	w := &watcher{out: &out, errOut: io.Discard, format: outputTable, interval: time.Millisecond, terminal: true,
-		render: func(w io.Writer, groups []inspect.GroupReport, rates map[groupKey]*groupRates) error {
-			return writeGroupTables(w, groups, rates)
-		}}
+		render: writeGroupTables}
 	if err := w.run(ctx, src); err != nil {
 		t.Fatalf("watcher.run = %v", err)
 	}

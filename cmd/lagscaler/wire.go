@@ -26,8 +26,8 @@ type serveMetrics struct {
 
 // scaledObjectExpiry is how long the series of a ScaledObject outlive its
 // last successful evaluation. The HPA reads every ScaledObject every 15s by
-// default, so a series older than this belongs to a deleted object or to
-// one whose evaluations fail, and showing its old value would mislead.
+// default. A series older than this therefore belongs to a deleted object or
+// to one whose evaluations fail, and its old value would mislead.
 func scaledObjectExpiry(maxStaleness time.Duration) time.Duration {
 	return max(2*time.Minute, 4*maxStaleness)
 }
@@ -48,8 +48,8 @@ func newServeMetrics(scaledObjectTTL time.Duration) (*serveMetrics, error) {
 }
 
 // registerLag exports the cached lag snapshots. Groups listed in the
-// configuration decide their own per-partition setting; groups that only
-// ScaledObjects ask for export per-partition series.
+// configuration decide their own per-partition setting. Groups that only
+// ScaledObjects request export per-partition series.
 func (m *serveMetrics) registerLag(cache *lag.Cache, cfg *config.Config, maxAge time.Duration) error {
 	perPartition := make(map[[2]string]bool)
 	for _, g := range cfg.Metrics.Groups {
@@ -78,12 +78,8 @@ func (m *serveMetrics) serverOptions() []grpc.ServerOption {
 // service on server and returns the scaler, whose Shutdown ends open
 // streams.
 func registerServices(server *grpc.Server, a *app) *scaler.Server {
-	clusters := make([]scaler.Cluster, len(a.cfg.Clusters))
-	for i, cl := range a.cfg.Clusters {
-		clusters[i] = scaler.Cluster{Name: cl.Name, BootstrapServers: cl.BootstrapServers}
-	}
 	scalerServer := scaler.New(a.cache, scaler.Options{
-		Clusters:       clusters,
+		Clusters:       scalerClusters(a.cfg),
 		StreamInterval: a.flags.refresh,
 		Logger:         a.logger,
 		Observer:       a.metrics.scaledObject,
@@ -91,4 +87,13 @@ func registerServices(server *grpc.Server, a *app) *scaler.Server {
 	pb.RegisterExternalScalerServer(server, scalerServer)
 	inspectv1.RegisterInspectServer(server, inspect.NewServer(a.cache))
 	return scalerServer
+}
+
+// scalerClusters returns the clusters of cfg that trigger metadata may name.
+func scalerClusters(cfg *config.Config) []scaler.Cluster {
+	clusters := make([]scaler.Cluster, len(cfg.Clusters))
+	for i, cl := range cfg.Clusters {
+		clusters[i] = scaler.Cluster{Name: cl.Name, BootstrapServers: cl.BootstrapServers}
+	}
+	return clusters
 }
