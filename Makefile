@@ -1,5 +1,6 @@
-# lagscaler's build, test and release gate. Every target works on a fresh
-# machine with Go, and for the integration tests Java 17+ and Maven.
+# lagscaler's build, test and release gate. Most targets need only Go. The
+# integration tests also need Java 17+ and Maven, `proto` needs protoc 3.21
+# and `image` needs Docker.
 
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -11,7 +12,7 @@ BIN       := bin/lagscaler
 # staticcheck is pinned so that lint results do not change under us.
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test unit integration check demo lint fmt vet bench proto proto-check tidy image clean
+.PHONY: all build test unit integration kafka-jars check demo lint fmt vet bench proto proto-check tidy image clean
 
 all: build
 
@@ -51,8 +52,9 @@ lint: vet
 	cd integration && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above need formatting"; exit 1; }
 
-# bench prints the speed and memory figures: lag engine and cache, the
-# metrics exporter, the CLI over 1,000 partitions and 200-group refreshes.
+# bench prints the speed and memory figures: KEDA's call pair for 100
+# ScaledObjects on the shared lag cache, the metrics exporter, the CLI over
+# 1,000 partitions and 200-group refreshes.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 

@@ -19,16 +19,29 @@ import (
 // offset.
 const noCommit int64 = -1
 
-// newAdmin returns an admin client for the test cluster that is closed when
-// the test ends.
-func newAdmin(t *testing.T, bootstrap string) *kadm.Client {
+// newClient returns a client for the test cluster with opts added, closed
+// when the test ends. franz-go v1.22 refreshes metadata at most once per
+// MetadataMinAge, 5s by default. With that default, a producer that starts
+// before the broker's metadata lists the leaders of a new topic stalls for 5s.
+func newClient(t *testing.T, bootstrap string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap))
+	opts = append([]kgo.Opt{
+		kgo.SeedBrokers(bootstrap),
+		kgo.MetadataMinAge(100 * time.Millisecond),
+	}, opts...)
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		t.Fatalf("kgo.NewClient(%s): %v", bootstrap, err)
 	}
 	t.Cleanup(cl.Close)
-	return kadm.NewClient(cl)
+	return cl
+}
+
+// newAdmin returns an admin client for the test cluster that is closed when
+// the test ends.
+func newAdmin(t *testing.T, bootstrap string) *kadm.Client {
+	t.Helper()
+	return kadm.NewClient(newClient(t, bootstrap))
 }
 
 var (
@@ -58,17 +71,10 @@ func createTopic(ctx context.Context, t *testing.T, adm *kadm.Client, topic stri
 
 // produceCounts produces exactly counts[p] records to partition p of topic.
 // The producer is idempotent but not transactional, so the log-end offset of
-// partition p is counts[p] afterwards.
+// partition p grows by exactly counts[p].
 func produceCounts(ctx context.Context, t *testing.T, bootstrap, topic string, counts []int) {
 	t.Helper()
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(bootstrap),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-	)
-	if err != nil {
-		t.Fatalf("kgo.NewClient(%s): %v", bootstrap, err)
-	}
-	defer cl.Close()
+	cl := newClient(t, bootstrap, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 
 	var records []*kgo.Record
 	for p, n := range counts {
@@ -116,8 +122,7 @@ func commitOffsets(ctx context.Context, t *testing.T, adm *kadm.Client, group, t
 func joinGroup(ctx context.Context, t *testing.T, bootstrap, group, topic string, commits []int64) {
 	t.Helper()
 	assigned := make(chan struct{}, 1)
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(bootstrap),
+	cl := newClient(t, bootstrap,
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic),
 		kgo.DisableAutoCommit(),
@@ -128,10 +133,6 @@ func joinGroup(ctx context.Context, t *testing.T, bootstrap, group, topic string
 			}
 		}),
 	)
-	if err != nil {
-		t.Fatalf("kgo.NewClient(%s): %v", bootstrap, err)
-	}
-	t.Cleanup(cl.Close)
 
 	select {
 	case <-assigned:

@@ -121,16 +121,13 @@ func lagJSON(ctx context.Context, t *testing.T, bootstrap, group string) lagGrou
 	return report.Groups[0]
 }
 
-// lagTable runs `lagscaler lag --output table` for one group and returns its
-// rows keyed by partition, with only the columns that lagscaler shares with
-// kafka-consumer-groups. A column lagscaler does not print is absent from
-// columns.
-func lagTable(ctx context.Context, t *testing.T, bootstrap, group string,
-) (rows map[partitionKey]tableRow, columns []string) {
+// lagTable runs `lagscaler lag --output table` for one group and returns
+// the columns that it shares with kafka-consumer-groups, keyed by partition.
+func lagTable(ctx context.Context, t *testing.T, bootstrap, group string) map[partitionKey]offsetColumns {
 	t.Helper()
 	out := runLagscaler(ctx, t, "lag", "--bootstrap-server", bootstrap, "--group", group,
 		"--output", "table")
-	table, err := parseTable(out, firstHeaderOf(out))
+	table, err := parseTable(out, "TOPIC")
 	if err != nil {
 		t.Fatalf("lagscaler lag --output table: %v\n%s", err, out)
 	}
@@ -138,44 +135,19 @@ func lagTable(ctx context.Context, t *testing.T, bootstrap, group string,
 		t.Fatalf("lagscaler lag --output table: no rows\n%s", out)
 	}
 	for _, name := range []string{"CURRENT-OFFSET", "LOG-END-OFFSET", "LAG"} {
-		if _, ok := table[0][name]; ok {
-			columns = append(columns, name)
+		if _, ok := table[0][name]; !ok {
+			t.Fatalf("lagscaler lag --output table: no %s column\n%s", name, out)
 		}
 	}
 
-	rows = make(map[partitionKey]tableRow)
+	rows := make(map[partitionKey]offsetColumns)
 	for _, row := range table {
 		// Summary lines, such as a total, have no partition number.
 		key, err := row.key()
 		if err != nil {
 			continue
 		}
-		rows[key] = row
+		rows[key] = row.offsets()
 	}
-	return rows, columns
-}
-
-// firstHeaderOf returns the first word of the first line of out that names
-// both a TOPIC and a PARTITION column.
-func firstHeaderOf(out string) string {
-	for line := range strings.SplitSeq(out, "\n") {
-		fields := strings.Fields(line)
-		if containsAll(fields, "TOPIC", "PARTITION") {
-			return fields[0]
-		}
-	}
-	return "TOPIC"
-}
-
-func containsAll(fields []string, want ...string) bool {
-	seen := make(map[string]bool, len(fields))
-	for _, f := range fields {
-		seen[f] = true
-	}
-	for _, w := range want {
-		if !seen[w] {
-			return false
-		}
-	}
-	return true
+	return rows
 }

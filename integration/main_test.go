@@ -48,12 +48,18 @@ func runSuite(m *testing.M) int {
 	}
 	defer os.RemoveAll(workDir)
 
-	env.binary, env.buildErr = buildLagscaler(workDir)
+	// The build and the broker start take seconds each and need nothing of
+	// each other, so they run at the same time.
+	built := make(chan struct{})
+	go func() {
+		defer close(built)
+		env.binary, env.buildErr = buildLagscaler(workDir)
+	}()
+	env.bootstrap, env.broker, env.clusterErr = openCluster(workDir)
+	<-built
 	if env.buildErr != nil {
 		fmt.Fprintf(os.Stderr, "integration: %v\n", env.buildErr)
 	}
-
-	env.bootstrap, env.broker, env.clusterErr = openCluster(workDir)
 	if env.clusterErr != nil {
 		fmt.Fprintf(os.Stderr, "integration: no Kafka cluster: %v\n", env.clusterErr)
 	}

@@ -142,21 +142,35 @@ metrics:
 // group listed in metrics.groups.
 func (ms *monitoredServe) waitForMetricValue(ctx context.Context, t *testing.T, want float64) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	ms.poll(ctx, t, func() string {
+		value, _, err := metricValue(ctx, t, ms.scaler, ms.metricName)
+		if err == nil && value == want {
+			return ""
+		}
+		return fmt.Sprintf("GetMetricsAndActivity(%s) = %v, %v; want %v", ms.metricName, value, err, want)
+	})
+}
+
+// poll calls check every 250ms until it returns "". check otherwise
+// describes what is not yet as expected, and poll fails the test with the
+// last description after 30s or when ctx ends.
+func (ms *monitoredServe) poll(ctx context.Context, t *testing.T, check func() (unmet string)) {
+	t.Helper()
+	const timeout = 30 * time.Second
+	deadline := time.Now().Add(timeout)
 	ticker := time.NewTicker(250 * time.Millisecond)
 	defer ticker.Stop()
 	for {
-		value, _, err := metricValue(ctx, t, ms.scaler, ms.metricName)
-		if err == nil && value == want {
+		unmet := check()
+		if unmet == "" {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("GetMetricsAndActivity(%s) after 30s = %v, %v; want %v\n%s",
-				ms.metricName, value, err, want, ms.srv.log())
+			t.Fatalf("after %v: %s\n%s", timeout, unmet, ms.srv.log())
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("GetMetricsAndActivity(%s) = %v, %v; want %v: %v", ms.metricName, value, err, want, ctx.Err())
+			t.Fatalf("%s: %v", unmet, ctx.Err())
 		case <-ticker.C:
 		}
 	}
@@ -202,10 +216,7 @@ func unreachableErrors(families map[string]*dto.MetricFamily) float64 {
 // the test with the unmet conditions after 30s.
 func (ms *monitoredServe) waitForMetrics(ctx context.Context, t *testing.T, conditions ...metricsCondition) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	ticker := time.NewTicker(250 * time.Millisecond)
-	defer ticker.Stop()
-	for {
+	ms.poll(ctx, t, func() string {
 		families := parseExposition(t, ms.srv.scrapeMetrics(ctx, t))
 		var unmet []string
 		for _, c := range conditions {
@@ -214,17 +225,10 @@ func (ms *monitoredServe) waitForMetrics(ctx context.Context, t *testing.T, cond
 			}
 		}
 		if len(unmet) == 0 {
-			return
+			return ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/metrics after 30s: not yet %s\n%s", strings.Join(unmet, "; "), ms.srv.log())
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("/metrics: not yet %s: %v", strings.Join(unmet, "; "), ctx.Err())
-		case <-ticker.C:
-		}
-	}
+		return "/metrics: not yet " + strings.Join(unmet, "; ")
+	})
 }
 
 // scrapeMetrics returns the body of GET /metrics in the Prometheus text

@@ -1,11 +1,9 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"strconv"
 	"strings"
 	"unicode"
@@ -42,26 +40,22 @@ type groupDescription struct {
 // group and parses its table. The tool exits 0 even when it fails, so errors
 // are detected from its "Error:" line.
 func describeGroup(ctx context.Context, bootstrap, group string) (groupDescription, error) {
-	cmd := exec.CommandContext(ctx, kafkaScript, "consumer-groups",
+	stdout, err := runKafkaScript(ctx, "consumer-groups",
 		"--bootstrap-server", bootstrap, "--describe", "--group", group)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	if err == nil && strings.Contains(stdout.String(), "Error:") {
+	if err == nil && strings.Contains(stdout, "Error:") {
 		err = errors.New("the tool printed an error")
 	}
 	if err != nil {
-		return groupDescription{}, fmt.Errorf("kafka-consumer-groups --describe --group %s: %w\n%s%s",
-			group, err, stdout.String(), stderr.String())
+		return groupDescription{}, fmt.Errorf("kafka-consumer-groups --describe --group %s: %w\n%s",
+			group, err, stdout)
 	}
 
 	// For a group without members the tool first prints "Consumer group
 	// 'g' has no active members.", so the table starts at its header.
-	rows, err := parseTable(stdout.String(), "GROUP")
+	rows, err := parseTable(stdout, "GROUP")
 	if err != nil {
 		return groupDescription{}, fmt.Errorf("parse kafka-consumer-groups output: %w\n%s",
-			err, stdout.String())
+			err, stdout)
 	}
 	desc := groupDescription{
 		Offsets:     make(map[partitionKey]offsetColumns),

@@ -44,6 +44,16 @@ die() {
 	exit 1
 }
 
+# The timeouts and ports go into bash arithmetic, which would evaluate any
+# other text as an expression, so they must be plain numbers.
+is_number() {
+	[[ "$1" =~ ^[0-9]+$ ]]
+}
+is_number "$START_TIMEOUT" ||
+	die "invalid LAGSCALER_KAFKA_START_TIMEOUT '$START_TIMEOUT': use whole seconds, such as 90"
+is_number "$STOP_TIMEOUT" ||
+	die "invalid LAGSCALER_KAFKA_STOP_TIMEOUT '$STOP_TIMEOUT': use whole seconds, such as 30"
+
 usage() {
 	sed -n '5,13p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
@@ -174,9 +184,11 @@ broker_pid() {
 	local dir="$1" pid
 	[[ -f "$dir/kafka.pid" ]] || return 1
 	pid="$(<"$dir/kafka.pid")"
-	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
+	is_number "$pid" || return 1
 	[[ -r "/proc/$pid/cmdline" ]] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$dir/server.properties" || return 1
+	# cmdline contains the arguments separated by NUL bytes. A broker
+	# started on DIR has DIR/server.properties as one of them.
+	grep -qzxF -- "$dir/server.properties" "/proc/$pid/cmdline" || return 1
 	echo "$pid"
 }
 
@@ -241,11 +253,11 @@ cmd_start() {
 	[[ $# -ge 2 && $# -le 3 ]] || usage
 	require_fetched
 	local dir port controller_port java pid
-	dir="$(mkdir -p "$1" && cd "$1" && pwd)"
 	port="$2"
+	is_number "$port" || die "invalid port '$port'"
 	controller_port="${3:-$((port + 1))}"
-	[[ "$port" =~ ^[0-9]+$ && "$controller_port" =~ ^[0-9]+$ ]] ||
-		die "invalid port '$port' or controller port '$controller_port'"
+	is_number "$controller_port" || die "invalid controller port '$controller_port'"
+	dir="$(mkdir -p "$1" && cd "$1" && pwd)"
 	java="$(java_bin)"
 
 	if pid="$(broker_pid "$dir")"; then
@@ -354,10 +366,14 @@ cmd_kill() {
 # run_tool runs one of Kafka's command-line tools from the fetched jars. The
 # flags keep a short-lived JVM cheap on a small machine.
 run_tool() {
-	local main_class="$1"
+	local main_class="$1" java
 	shift
 	require_fetched
-	exec "$(java_bin)" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+	# java_bin fails with a message when no java is found. set -e stops the
+	# script on a failed assignment, but not on a failed substitution inside
+	# exec's arguments.
+	java="$(java_bin)"
+	exec "$java" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
 		-Dlog4j2.configurationFile="$KAFKA_HOME/config/tools-log4j2.properties" \
 		-cp "$LIBS/*" "$main_class" "$@"
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
@@ -31,21 +32,43 @@ func kustomizeDirs(t *testing.T, root string) []string {
 	return dirs
 }
 
-// render runs kubectl kustomize on dir, skipping the test without kubectl.
+// rendering is the output of kubectl kustomize for one directory.
+type rendering struct {
+	docs []Document
+	err  error
+}
+
+// renderings caches each directory's rendering, because several tests
+// render the same kustomization.
+var (
+	renderingsMu sync.Mutex
+	renderings   = map[string]rendering{}
+)
+
+// render returns the output of kubectl kustomize for dir, running kubectl
+// once per directory and test binary. It skips the test without kubectl.
+// Callers must not change the returned objects, or must copy them first.
 func render(t *testing.T, root, dir string) []Document {
 	t.Helper()
 	kubectl := KubectlPath()
 	if kubectl == "" {
 		t.Skip("kubectl is not on PATH and KUBECTL is unset, so kustomize output cannot be rendered")
 	}
-	docs, err := Kustomize(context.Background(), kubectl, filepath.Join(root, dir))
-	if err != nil {
-		t.Fatal(err)
+	renderingsMu.Lock()
+	r, ok := renderings[dir]
+	if !ok {
+		r.docs, r.err = Kustomize(context.Background(), kubectl, filepath.Join(root, dir))
+		renderings[dir] = r
 	}
-	if len(docs) == 0 {
+	renderingsMu.Unlock()
+
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if len(r.docs) == 0 {
 		t.Fatalf("kubectl kustomize %s rendered nothing", dir)
 	}
-	return docs
+	return r.docs
 }
 
 func TestKustomizeOutputDecodesStrictly(t *testing.T) {

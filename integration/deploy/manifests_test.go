@@ -148,11 +148,30 @@ func TestLoadTreeRejectsStrayYAML(t *testing.T) {
 }
 
 // lagscalerConfig is the configuration file format of `lagscaler serve
-// --config`, for a strict check of the example config.yaml.
+// --config`, for a strict check of the example config.yaml. This module does
+// not import the root module, so the fields repeat the JSON names of
+// internal/config, including the tls and sasl blocks that config.yaml shows
+// commented out.
+// NOTE: a field added to internal/config must be added here too, or
+// config.yaml cannot use it.
 type lagscalerConfig struct {
 	Clusters []struct {
 		Name             string   `json:"name"`
 		BootstrapServers []string `json:"bootstrapServers"`
+		ClientID         string   `json:"clientID"`
+		TLS              *struct {
+			Enabled            bool   `json:"enabled"`
+			CAFile             string `json:"caFile"`
+			CertFile           string `json:"certFile"`
+			KeyFile            string `json:"keyFile"`
+			ServerName         string `json:"serverName"`
+			InsecureSkipVerify bool   `json:"insecureSkipVerify"`
+		} `json:"tls"`
+		SASL *struct {
+			Mechanism    string `json:"mechanism"`
+			UsernameFile string `json:"usernameFile"`
+			PasswordFile string `json:"passwordFile"`
+		} `json:"sasl"`
 	} `json:"clusters"`
 	Metrics struct {
 		Groups []struct {
