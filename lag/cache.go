@@ -195,6 +195,21 @@ func (c *Cache) Pin(q Query) error {
 	return err
 }
 
+// Unpin ends what Pin started: q is dropped after IdleExpiry unless a
+// caller requests it. Unpinning a query that is not held does nothing.
+func (c *Cache) Unpin(q Query) {
+	q = q.Normalize()
+	cc, ok := c.clusters[q.Cluster]
+	if !ok {
+		return
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if e, ok := cc.entries[q.Key()]; ok {
+		e.pinned = false
+	}
+}
+
 // use returns the cluster and the entry of q after normalizing it. A new
 // entry is created, and the cluster's refresher is woken to read it.
 func (c *Cache) use(q Query, pin bool) (*clusterCache, *entry, error) {

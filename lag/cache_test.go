@@ -318,3 +318,30 @@ func TestCacheStoreKeepsNewerRead(t *testing.T) {
 		t.Errorf("snapshot = %+v, want none from the older read", e.snap)
 	}
 }
+
+func TestCacheUnpinLetsQueryExpire(t *testing.T) {
+	cache := NewCache([]*Reader{NewReader("test", nil)}, CacheOptions{IdleExpiry: time.Minute})
+	kept := Query{Cluster: "test", Group: "kept"}
+	dropped := Query{Cluster: "test", Group: "dropped"}
+	for _, q := range []Query{kept, dropped} {
+		if err := cache.Pin(q); err != nil {
+			t.Fatalf("Pin(%s): %v", q.Group, err)
+		}
+	}
+	cache.Unpin(dropped)
+
+	// Two idle minutes later, only the pinned query is still held. The
+	// refresh reads nothing because no entry is new and all is false.
+	cache.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	cc := cache.clusters["test"]
+	for _, e := range cc.entries {
+		e.loaded = true
+	}
+	cache.refresh(context.Background(), "test", cc, false)
+	if _, ok := cc.entries[kept.Normalize().Key()]; !ok {
+		t.Error("the pinned query was dropped")
+	}
+	if _, ok := cc.entries[dropped.Normalize().Key()]; ok {
+		t.Error("the unpinned query was kept after its idle expiry")
+	}
+}

@@ -207,6 +207,8 @@ type app struct {
 	kafka   []*kafkaReader
 	cache   *lag.Cache
 	health  *health.Server
+	// discoverer pins the groups of metrics.groupPatterns.
+	discoverer *groupDiscoverer
 	// ready is true while the gRPC server accepts calls.
 	ready atomic.Bool
 }
@@ -252,6 +254,9 @@ func newApp(cfg *config.Config, f *serveFlags, logger *slog.Logger) (_ *app, err
 	if err := m.registerLag(a.cache, cfg, f.maxStaleness); err != nil {
 		return nil, err
 	}
+	if a.discoverer, err = newGroupDiscoverer(a); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -268,6 +273,7 @@ func (a *app) run(ctx context.Context, grpcListener, httpListener net.Listener, 
 	refreshCtx, stopRefresh := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { a.cache.Run(refreshCtx) })
+	wg.Go(func() { a.discoverer.run(refreshCtx) })
 
 	grpcServer, scalerServer := a.newGRPCServer(grpcOpts)
 	// The timeouts close connections of clients that stop reading, so a

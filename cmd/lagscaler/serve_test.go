@@ -33,6 +33,13 @@ type runningServe struct {
 
 func startServe(t *testing.T, bootstrap string, mutate func(*serveFlags)) *runningServe {
 	t.Helper()
+	return startServeConfig(t, config.FromBootstrap(bootstrap), mutate)
+}
+
+// startServeConfig is startServe with a configuration of its own.
+func startServeConfig(t *testing.T, cfg *config.Config, mutate func(*serveFlags)) *runningServe {
+	t.Helper()
+	bootstrap := strings.Join(cfg.Clusters[0].BootstrapServers, ",")
 	f := &serveFlags{
 		bootstrapServer: bootstrap,
 		refresh:         200 * time.Millisecond,
@@ -49,7 +56,7 @@ func startServe(t *testing.T, bootstrap string, mutate func(*serveFlags)) *runni
 		t.Fatalf("flags: %v", err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := newApp(config.FromBootstrap(bootstrap), f, logger)
+	a, err := newApp(cfg, f, logger)
 	if err != nil {
 		t.Fatalf("newApp: %v", err)
 	}
@@ -298,5 +305,75 @@ func TestNewAppRejectsUnknownPinnedCluster(t *testing.T) {
 	_, err := newApp(cfg, f, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), `"nope"`) {
 		t.Errorf("newApp with a metrics group on cluster nope = %v, want an error naming the cluster", err)
+	}
+}
+
+func TestServeExportsGroupsByPattern(t *testing.T) {
+	k := newTestKafka(t, 1)
+	k.CreateTopic(t, "orders", []int{10, 10})
+	k.Commit(t, "orders-eu", "orders", []int64{4, 4})
+	k.Commit(t, "orders-us", "orders", []int64{9, 9})
+	k.Commit(t, "billing", "orders", []int64{0, 0})
+
+	off := false
+	cfg := config.FromBootstrap(k.bootstrap)
+	cfg.Metrics.GroupPatterns = []config.MetricsGroupPattern{
+		{Cluster: config.DefaultClusterName, Pattern: "orders-.*", PerPartition: &off},
+	}
+	rs := startServeConfig(t, cfg, nil)
+
+	want := []string{
+		`kafka_consumergroup_lag_sum{cluster="default",consumergroup="orders-eu",topic="orders"} 12`,
+		`kafka_consumergroup_lag_sum{cluster="default",consumergroup="orders-us",topic="orders"} 2`,
+	}
+	var body string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		body = httpGet(t, "http://"+rs.httpAddr+"/metrics")
+		if strings.Contains(body, want[0]) && strings.Contains(body, want[1]) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			t.Errorf("/metrics lacks %s", w)
+		}
+	}
+	if strings.Contains(body, `consumergroup="billing"`) {
+		t.Error("/metrics exports billing, which the pattern does not match")
+	}
+	if strings.Contains(body, `kafka_consumergroup_lag{cluster="default",consumergroup="orders-eu"`) {
+		t.Error("/metrics exports per-partition series although the pattern turns them off")
+	}
+}
+
+func TestGroupDiscovererUnpinsDeletedGroups(t *testing.T) {
+	k := newTestKafka(t, 1)
+	k.CreateTopic(t, "orders", []int{10})
+	k.Commit(t, "orders-eu", "orders", []int64{4})
+	k.Commit(t, "orders-us", "orders", []int64{9})
+
+	cfg := config.FromBootstrap(k.bootstrap)
+	cfg.Metrics.GroupPatterns = []config.MetricsGroupPattern{{Cluster: config.DefaultClusterName, Pattern: "orders-.*"}}
+	f := &serveFlags{refresh: time.Second, idleExpiry: time.Minute, maxStaleness: 5 * time.Second,
+		kafkaTimeout: 2 * time.Second, shutdownTimeout: time.Second, maxGroups: 100}
+	a, err := newApp(cfg, f, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("newApp: %v", err)
+	}
+	defer a.closeClients()
+	ctx := context.Background()
+
+	a.discoverer.discover(ctx)
+	if got := len(a.discoverer.pinned); got != 2 {
+		t.Fatalf("pinned %d groups, want 2", got)
+	}
+	if _, err := k.Admin.DeleteGroup(ctx, "orders-us"); err != nil {
+		t.Fatalf("DeleteGroup: %v", err)
+	}
+	a.discoverer.discover(ctx)
+	if got := len(a.discoverer.pinned); got != 1 {
+		t.Errorf("pinned %d groups after deleting one, want 1", got)
 	}
 }

@@ -59,8 +59,10 @@ func (m *serveMetrics) registerLag(cache *lag.Cache, cfg *config.Config, maxAge 
 	}
 	_, err := metrics.NewLagCollector(m.registry, cache, metrics.LagOptions{
 		PerPartition: func(cluster, group string) bool {
-			on, listed := perPartition[[2]string{cluster, group}]
-			return !listed || on
+			if on, listed := perPartition[[2]string{cluster, group}]; listed {
+				return on
+			}
+			return patternPerPartition(cfg.Metrics.GroupPatterns, cluster, group)
 		},
 		MaxAge: maxAge,
 	})

@@ -53,6 +53,29 @@ type Cluster struct {
 // requests them.
 type Metrics struct {
 	Groups []MetricsGroup `json:"groups,omitempty"`
+	// GroupPatterns export every consumer group of a cluster whose ID
+	// matches, as kafka_exporter does, found by listing groups periodically.
+	GroupPatterns []MetricsGroupPattern `json:"groupPatterns,omitempty"`
+}
+
+// MetricsGroupPattern selects groups to export by a regular expression.
+type MetricsGroupPattern struct {
+	Cluster string `json:"cluster"`
+	// Pattern is an RE2 expression that must match the whole group ID.
+	// ".*" exports every group.
+	Pattern string `json:"pattern"`
+	// PerPartition exports per-partition series. Default true.
+	PerPartition *bool `json:"perPartition,omitempty"`
+}
+
+// Regexp returns the compiled pattern, anchored to match the whole ID.
+func (p MetricsGroupPattern) Regexp() (*regexp.Regexp, error) {
+	return regexp.Compile("^(?:" + p.Pattern + ")$")
+}
+
+// ExportPartitions reports whether per-partition series are exported.
+func (p MetricsGroupPattern) ExportPartitions() bool {
+	return p.PerPartition == nil || *p.PerPartition
 }
 
 // MetricsGroup is one exported consumer group.
@@ -145,6 +168,17 @@ func (c *Config) Validate() error {
 		}
 		if slices.Contains(g.Topics, "") {
 			errs = append(errs, fmt.Errorf("%s.topics contains an empty topic name", at))
+		}
+	}
+	for i, p := range c.Metrics.GroupPatterns {
+		at := fmt.Sprintf("metrics.groupPatterns[%d]", i)
+		if !seen[p.Cluster] {
+			errs = append(errs, fmt.Errorf("%s.cluster %q is not a configured cluster (configured: %s)", at, p.Cluster, strings.Join(c.ClusterNames(), ", ")))
+		}
+		if p.Pattern == "" {
+			errs = append(errs, fmt.Errorf("%s.pattern is missing: use an RE2 expression such as \"orders-.*\", or \".*\" for every group", at))
+		} else if _, err := p.Regexp(); err != nil {
+			errs = append(errs, fmt.Errorf("%s.pattern %q is invalid: %w", at, p.Pattern, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -97,6 +97,8 @@ func TestLoadRejects(t *testing.T) {
 			[]string{`"a" is used twice`}},
 		{"metrics group on unknown cluster", "clusters:\n  - name: a\n    bootstrapServers: [h:1]\nmetrics:\n  groups:\n    - cluster: b\n      group: g\n",
 			[]string{`metrics.groups[0].cluster "b" is not a configured cluster (configured: a)`}},
+		{"group pattern invalid", "clusters:\n  - name: a\n    bootstrapServers: [h:1]\nmetrics:\n  groupPatterns:\n    - cluster: a\n      pattern: \"orders-(\"\n    - cluster: b\n      pattern: \".*\"\n    - cluster: a\n",
+			[]string{`metrics.groupPatterns[0].pattern "orders-(" is invalid`, `metrics.groupPatterns[1].cluster "b" is not a configured cluster`, "metrics.groupPatterns[2].pattern is missing"}},
 		{"metrics group without group", "clusters:\n  - name: a\n    bootstrapServers: [h:1]\nmetrics:\n  groups:\n    - cluster: a\n",
 			[]string{"metrics.groups[0].group is missing"}},
 	}
