@@ -2,16 +2,27 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -55,6 +66,14 @@ func startServeConfig(t *testing.T, cfg *config.Config, mutate func(*serveFlags)
 	if err := f.validate(); err != nil {
 		t.Fatalf("flags: %v", err)
 	}
+	creds, err := f.serverTLS()
+	if err != nil {
+		t.Fatalf("serverTLS: %v", err)
+	}
+	var grpcOpts []grpc.ServerOption
+	if creds != nil {
+		grpcOpts = append(grpcOpts, grpc.Creds(creds))
+	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := newApp(cfg, f, logger)
 	if err != nil {
@@ -77,7 +96,7 @@ func startServeConfig(t *testing.T, cfg *config.Config, mutate func(*serveFlags)
 		done:     make(chan error, 1),
 	}
 	go func() {
-		rs.done <- a.run(ctx, grpcListener, httpListener, nil)
+		rs.done <- a.run(ctx, grpcListener, httpListener, grpcOpts)
 		a.closeClients()
 	}()
 
@@ -375,5 +394,95 @@ func TestGroupDiscovererUnpinsDeletedGroups(t *testing.T) {
 	a.discoverer.discover(ctx)
 	if got := len(a.discoverer.pinned); got != 1 {
 		t.Errorf("pinned %d groups after deleting one, want 1", got)
+	}
+}
+
+func TestServeMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	writeTestCA(t, dir)
+	rs := startServe(t, "127.0.0.1:1", func(f *serveFlags) {
+		f.tlsCert = filepath.Join(dir, "cert.pem")
+		f.tlsKey = filepath.Join(dir, "key.pem")
+		f.clientCA = filepath.Join(dir, "cert.pem")
+	})
+	pool := x509.NewCertPool()
+	caPEM, err := os.ReadFile(filepath.Join(dir, "cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.AppendCertsFromPEM(caPEM)
+	clientCert, err := tls.LoadX509KeyPair(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := scaledObjectRef(map[string]string{"consumerGroup": "flink"})
+
+	// GetMetricSpec does no Kafka I/O, so it succeeds with Kafka down.
+	for _, tc := range []struct {
+		name    string
+		certs   []tls.Certificate
+		wantErr bool
+	}{
+		{"with client certificate", []tls.Certificate{clientCert}, false},
+		{"without client certificate", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			creds := credentials.NewTLS(&tls.Config{RootCAs: pool, Certificates: tc.certs, MinVersion: tls.VersionTLS12})
+			conn, err := grpc.NewClient(rs.grpcAddr, grpc.WithTransportCredentials(creds))
+			if err != nil {
+				t.Fatalf("grpc.NewClient: %v", err)
+			}
+			defer conn.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			_, err = pb.NewExternalScalerClient(conn).GetMetricSpec(ctx, ref)
+			if (err != nil) != tc.wantErr {
+				t.Errorf("GetMetricSpec: err = %v, want error %t", err, tc.wantErr)
+			}
+		})
+	}
+
+	// The plaintext client that startServe made cannot talk to a TLS server.
+	if _, err := rs.client.GetMetricSpec(context.Background(), ref); err == nil {
+		t.Error("plaintext GetMetricSpec to a TLS server succeeded")
+	}
+}
+
+// writeTestCA writes a self-signed certificate for 127.0.0.1, valid for
+// both server and client authentication, to dir/cert.pem and its key to
+// dir/key.pem.
+func writeTestCA(t *testing.T, dir string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(2),
+		Subject:               pkix.Name{CommonName: "lagscaler mtls test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{
+		"cert.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		"key.pem":  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
