@@ -121,7 +121,8 @@ func NewCache(readers []*Reader, opts CacheOptions) *Cache {
 
 // Run refreshes snapshots until ctx ends. It returns after every refresh it
 // started has finished, and Get calls still waiting for a first read then
-// fail. Run must be called at most once.
+// fail. Start one Run per Cache, because a second one would refresh every
+// query twice.
 func (c *Cache) Run(ctx context.Context) {
 	defer c.stopOnce.Do(func() { close(c.stopped) })
 	var wg sync.WaitGroup

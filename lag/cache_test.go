@@ -321,14 +321,14 @@ func TestCacheStoreKeepsNewerRead(t *testing.T) {
 
 func TestCacheUnpinLetsQueryExpire(t *testing.T) {
 	cache := NewCache([]*Reader{NewReader("test", nil)}, CacheOptions{IdleExpiry: time.Minute})
-	kept := Query{Cluster: "test", Group: "kept"}
-	dropped := Query{Cluster: "test", Group: "dropped"}
-	for _, q := range []Query{kept, dropped} {
+	pinned := Query{Cluster: "test", Group: "kept"}
+	unpinned := Query{Cluster: "test", Group: "dropped"}
+	for _, q := range []Query{pinned, unpinned} {
 		if err := cache.Pin(q); err != nil {
 			t.Fatalf("Pin(%s): %v", q.Group, err)
 		}
 	}
-	cache.Unpin(dropped)
+	cache.Unpin(unpinned)
 
 	// Two idle minutes later, only the pinned query is still held. The
 	// refresh reads nothing because no entry is new and all is false.
@@ -338,10 +338,10 @@ func TestCacheUnpinLetsQueryExpire(t *testing.T) {
 		e.loaded = true
 	}
 	cache.refresh(context.Background(), "test", cc, false)
-	if _, ok := cc.entries[kept.Normalize().Key()]; !ok {
+	if _, ok := cc.entries[pinned.Normalize().Key()]; !ok {
 		t.Error("the pinned query was dropped")
 	}
-	if _, ok := cc.entries[dropped.Normalize().Key()]; ok {
+	if _, ok := cc.entries[unpinned.Normalize().Key()]; ok {
 		t.Error("the unpinned query was kept after its idle expiry")
 	}
 }

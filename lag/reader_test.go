@@ -301,10 +301,10 @@ func TestReadTransactionMarkersOnly(t *testing.T) {
 }
 
 func TestQueryKeyDistinguishesTopicLists(t *testing.T) {
-	one := Query{Cluster: "c", Group: "g", Topics: []string{"a,b"}}.Key()
-	two := Query{Cluster: "c", Group: "g", Topics: []string{"a", "b"}}.Key()
-	if one == two {
-		t.Errorf("Key() of topic %q equals Key() of topics a and b: %s", "a,b", one)
+	commaTopic := Query{Cluster: "c", Group: "g", Topics: []string{"a,b"}}.Key()
+	twoTopics := Query{Cluster: "c", Group: "g", Topics: []string{"a", "b"}}.Key()
+	if commaTopic == twoTopics {
+		t.Errorf("Key() of topic %q equals Key() of topics a and b: %s", "a,b", commaTopic)
 	}
 }
 

@@ -2,16 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,10 +124,10 @@ func TestLagFromServerErrors(t *testing.T) {
 func TestLagFromServerTLS(t *testing.T) {
 	k := newOrdersKafka(t)
 	dir := t.TempDir()
-	cert := selfSignedCert(t, dir)
+	cert := writeSelfSignedCert(t, dir)
 	addr := startInspectServer(t, k, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}})))
 
-	r := runCLI(t, "lag", "--server", addr, "--server-tls-ca", filepath.Join(dir, "ca.pem"), "--cluster", "main", "--group", "flink")
+	r := runCLI(t, "lag", "--server", addr, "--server-tls-ca", filepath.Join(dir, "cert.pem"), "--cluster", "main", "--group", "flink")
 	if r.code != exitOK {
 		t.Fatalf("lag over TLS exit code = %d (%v), want 0", r.code, r.err)
 	}
@@ -147,45 +139,4 @@ func TestLagFromServerTLS(t *testing.T) {
 	if r.code != exitFailure {
 		t.Errorf("plaintext to a TLS server: exit code = %d (%v), want %d", r.code, r.err, exitFailure)
 	}
-}
-
-// selfSignedCert writes a self-signed certificate for 127.0.0.1 to
-// dir/ca.pem and returns it with its key.
-func selfSignedCert(t *testing.T, dir string) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "lagscaler test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
 }

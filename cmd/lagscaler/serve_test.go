@@ -399,7 +399,7 @@ func TestGroupDiscovererUnpinsDeletedGroups(t *testing.T) {
 
 func TestServeMutualTLS(t *testing.T) {
 	dir := t.TempDir()
-	writeTestCA(t, dir)
+	clientCert := writeSelfSignedCert(t, dir)
 	rs := startServe(t, "127.0.0.1:1", func(f *serveFlags) {
 		f.tlsCert = filepath.Join(dir, "cert.pem")
 		f.tlsKey = filepath.Join(dir, "key.pem")
@@ -411,10 +411,6 @@ func TestServeMutualTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool.AppendCertsFromPEM(caPEM)
-	clientCert, err := tls.LoadX509KeyPair(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ref := scaledObjectRef(map[string]string{"consumerGroup": "flink"})
 
 	// GetMetricSpec does no Kafka I/O, so it succeeds with Kafka down.
@@ -448,18 +444,18 @@ func TestServeMutualTLS(t *testing.T) {
 	}
 }
 
-// writeTestCA writes a self-signed certificate for 127.0.0.1, valid for
-// both server and client authentication, to dir/cert.pem and its key to
-// dir/key.pem.
-func writeTestCA(t *testing.T, dir string) {
+// writeSelfSignedCert writes a self-signed CA certificate for 127.0.0.1,
+// valid for server and client authentication, to dir/cert.pem and its key
+// to dir/key.pem, and returns the pair.
+func writeSelfSignedCert(t *testing.T, dir string) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(2),
-		Subject:               pkix.Name{CommonName: "lagscaler mtls test"},
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "lagscaler test"},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(time.Hour),
 		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
@@ -476,13 +472,18 @@ func writeTestCA(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := map[string][]byte{
-		"cert.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		"key.pem":  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o600); err != nil {
+		t.Fatal(err)
 	}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), keyPEM, 0o600); err != nil {
+		t.Fatal(err)
 	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
 }
